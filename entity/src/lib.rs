@@ -1,0 +1,11 @@
+//! SeaORM entities of leadgraph: one module per table, data only.
+//!
+//! Enumerations (stages, channels, kinds, roles) are stored as their
+//! SCREAMING_SNAKE GraphQL names in text columns; the application crate owns
+//! their meaning. Money is stored as integer cents, exact on every database.
+
+pub mod app_user;
+pub mod interaction;
+pub mod lead;
+pub mod stage_change;
+pub mod stage_event;

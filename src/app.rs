@@ -1,0 +1,209 @@
+//! Application state, database connections, the router and `serve`.
+
+use crate::auth::{Viewer, jwt::JwtKeys};
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::graphql::{AppSchema, Limits};
+use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use migration::MigratorTrait;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use std::{sync::Arc, time::Duration};
+
+/// Database handles. On SQLite all writes go through one connection (SQLite
+/// has one writer anyway; this turns lock errors into a queue) and reads use
+/// a small pool; on PostgreSQL both are the same pool.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub read: DatabaseConnection,
+    pub write: DatabaseConnection,
+}
+
+impl Db {
+    pub fn backend(&self) -> DbBackend {
+        self.read.get_database_backend()
+    }
+
+    pub async fn connect(config: &Config) -> AppResult<Db> {
+        let url = &config.database_url;
+        if config.is_postgres() {
+            let mut options = ConnectOptions::new(url.clone());
+            options
+                .max_connections(config.db_pool)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .sqlx_logging(false);
+            let db = Database::connect(options).await.map_err(AppError::from)?;
+            Ok(Db { read: db.clone(), write: db })
+        } else {
+            let sqlite = |max: u32| {
+                let mut options = ConnectOptions::new(url.clone());
+                options
+                    .max_connections(max)
+                    .min_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .sqlx_logging(false)
+                    .map_sqlx_sqlite_opts(|o| {
+                        o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                            .busy_timeout(Duration::from_secs(10))
+                            .foreign_keys(true)
+                            .create_if_missing(true)
+                    });
+                options
+            };
+            let write = Database::connect(sqlite(1)).await.map_err(AppError::from)?;
+            let read = Database::connect(sqlite(config.db_pool.clamp(1, 8))).await.map_err(AppError::from)?;
+            Ok(Db { read, write })
+        }
+    }
+}
+
+/// Everything a request needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub keys: Arc<JwtKeys>,
+    pub config: Arc<Config>,
+    pub users: crate::users::service::UserCache,
+}
+
+impl AppState {
+    pub fn currency(&self) -> &str {
+        &self.config.currency
+    }
+}
+
+/// Per-request DataLoaders, scoped to the viewer.
+pub struct Loaders {
+    pub leads: async_graphql::dataloader::DataLoader<crate::leads::loader::LeadLoader>,
+    pub users: async_graphql::dataloader::DataLoader<crate::users::loader::UserLoader>,
+    pub history: async_graphql::dataloader::DataLoader<crate::leads::loader::HistoryLoader>,
+    pub interactions: async_graphql::dataloader::DataLoader<crate::interactions::loader::InteractionPageLoader>,
+    pub interaction_counts: async_graphql::dataloader::DataLoader<crate::interactions::loader::InteractionCountLoader>,
+}
+
+impl Loaders {
+    pub fn new(state: &AppState, viewer: &Viewer) -> Self {
+        use async_graphql::dataloader::DataLoader;
+        let db = state.db.read.clone();
+        let scope = crate::auth::policy::lead_scope(viewer);
+        let make = |l| DataLoader::new(l, tokio::spawn).delay(Duration::from_micros(100));
+        Loaders {
+            leads: make(crate::leads::loader::LeadLoader { db: db.clone(), scope }),
+            users: DataLoader::new(crate::users::loader::UserLoader { db: db.clone() }, tokio::spawn)
+                .delay(Duration::from_micros(100)),
+            history: DataLoader::new(crate::leads::loader::HistoryLoader { db: db.clone() }, tokio::spawn)
+                .delay(Duration::from_micros(100)),
+            interactions: DataLoader::new(
+                crate::interactions::loader::InteractionPageLoader { db: db.clone() },
+                tokio::spawn,
+            )
+            .delay(Duration::from_micros(100)),
+            interaction_counts: DataLoader::new(
+                crate::interactions::loader::InteractionCountLoader { db },
+                tokio::spawn,
+            )
+            .delay(Duration::from_micros(100)),
+        }
+    }
+
+    /// A lead the viewer may see, by database id.
+    pub async fn lead(&self, id: i64) -> AppResult<Option<crate::leads::types::Lead>> {
+        Ok(self.leads.load_one(id).await?.map(crate::leads::types::Lead::from))
+    }
+}
+
+/// Build the state: connect, migrate, load keys.
+pub async fn build_state(config: Config) -> AppResult<AppState> {
+    let keys = JwtKeys::from_config(&config, true)?;
+    let db = Db::connect(&config).await?;
+    migration::Migrator::up(&db.write, None).await.map_err(AppError::from)?;
+    Ok(AppState {
+        db,
+        keys: Arc::new(keys),
+        config: Arc::new(config),
+        users: crate::users::service::UserCache::new(),
+    })
+}
+
+pub fn schema(state: &AppState) -> AppSchema {
+    crate::graphql::schema_builder(Limits {
+        max_depth: state.config.max_depth,
+        max_complexity: state.config.max_complexity,
+    })
+    .data(state.clone())
+    .finish()
+}
+
+pub fn router(state: AppState) -> Router {
+    let schema = schema(&state);
+    let graphql = crate::graphql::http::GraphqlHttp { schema, state: state.clone() };
+    Router::new()
+        .merge(crate::graphql::http::routes(graphql))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(crate::graphql::http::panic_response))
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.db.read.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(err) => {
+            tracing::warn!(error = %err, "database not reachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}
+
+async fn metrics() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::telemetry::prometheus().render(),
+    )
+}
+
+/// `leadgraph serve`.
+pub async fn serve(config: Config) -> Result<(), String> {
+    let addr = config.addr;
+    let state = build_state(config).await.map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(%addr, backend = ?state.db.backend(), "leadgraph serving GraphQL at /graphql");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// `leadgraph migrate`.
+pub async fn migrate(config: &Config) -> Result<(), String> {
+    let db = Db::connect(config).await.map_err(|e| e.to_string())?;
+    migration::Migrator::up(&db.write, None).await.map_err(|e| e.to_string())?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %err, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,335 @@
+//! The one table of who may do what (DESIGN.md §2). Services ask it; nothing
+//! else decides access. Row rules come out as a [`LeadScope`] that the lead
+//! queries turn into SQL, so no query loads a lead it then drops.
+
+use super::{Role, Viewer};
+use crate::interactions::types::InteractionKind;
+use crate::leads::lifecycle::{self, Actor, LeadStage, Requirement, TransitionError};
+
+/// Stages SALES sees whoever owns the lead.
+pub const SALES_VISIBLE_STAGES: [LeadStage; 4] = [
+    LeadStage::Mql,
+    LeadStage::Sql,
+    LeadStage::Opportunity,
+    LeadStage::Customer,
+];
+
+/// Interaction kinds SALES may record.
+pub const SALES_INTERACTION_KINDS: [InteractionKind; 3] = [
+    InteractionKind::Call,
+    InteractionKind::Meeting,
+    InteractionKind::EmailReply,
+];
+
+/// Which leads a viewer sees (the "leads visible" row).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeadScope {
+    All,
+    /// Stage in [`SALES_VISIBLE_STAGES`] or owned by this user.
+    QualifiedOrOwnedBy(i64),
+    Nothing,
+}
+
+pub fn lead_scope(viewer: &Viewer) -> LeadScope {
+    match viewer.role {
+        Role::Admin | Role::Marketing => LeadScope::All,
+        Role::Sales => LeadScope::QualifiedOrOwnedBy(viewer.user_id),
+        Role::Ingest => LeadScope::Nothing,
+    }
+}
+
+/// The facts about one lead that access depends on.
+#[derive(Clone, Copy, Debug)]
+pub struct LeadFacts {
+    pub stage: LeadStage,
+    pub owner_id: Option<i64>,
+}
+
+impl LeadScope {
+    pub fn admits(self, lead: LeadFacts) -> bool {
+        match self {
+            LeadScope::All => true,
+            LeadScope::Nothing => false,
+            LeadScope::QualifiedOrOwnedBy(user) => {
+                SALES_VISIBLE_STAGES.contains(&lead.stage) || lead.owner_id == Some(user)
+            }
+        }
+    }
+}
+
+/// Something a viewer wants to do to one lead.
+#[derive(Clone, Copy, Debug)]
+pub enum LeadAction {
+    UpdateFields,
+    RecordInteraction(InteractionKind),
+    Transition { to: LeadStage },
+    Qualify,
+    /// `new_owner`: the user the lead goes to (`None` = release).
+    Assign { new_owner: Option<i64> },
+    Merge,
+    Erase,
+}
+
+/// Why a lead action is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    /// The viewer cannot see the lead: answer as if it did not exist.
+    Invisible,
+    Forbidden(String),
+    InvalidTransition(String),
+}
+
+/// Roles that may write lead records at all (create, update, capture).
+pub fn may_write_leads(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::Marketing | Role::Sales)
+}
+
+/// May `viewer` do `action` to `lead`? INGEST, being write-only, records
+/// interactions on leads it cannot see.
+pub fn authorize_lead(viewer: &Viewer, lead: LeadFacts, action: LeadAction) -> Result<Requirement, Denied> {
+    let role = viewer.role;
+    let ingest_write = role == Role::Ingest && matches!(action, LeadAction::RecordInteraction(_));
+    if !ingest_write && !lead_scope(viewer).admits(lead) {
+        return Err(Denied::Invisible);
+    }
+    let own_or_unowned = lead.owner_id.is_none() || lead.owner_id == Some(viewer.user_id);
+    let forbid = |what: &str| Err(Denied::Forbidden(format!("{} may not {what}", role_name(role))));
+    match action {
+        LeadAction::UpdateFields => match role {
+            Role::Admin | Role::Marketing => Ok(Requirement::Nothing),
+            Role::Sales if own_or_unowned => Ok(Requirement::Nothing),
+            Role::Sales => forbid("update a lead owned by someone else"),
+            Role::Ingest => forbid("update leads"),
+        },
+        LeadAction::RecordInteraction(kind) => match role {
+            Role::Admin | Role::Marketing | Role::Ingest => Ok(Requirement::Nothing),
+            Role::Sales if !own_or_unowned => forbid("record interactions on a lead owned by someone else"),
+            Role::Sales if SALES_INTERACTION_KINDS.contains(&kind) => Ok(Requirement::Nothing),
+            Role::Sales => forbid("record this kind of interaction (only CALL, MEETING, EMAIL_REPLY)"),
+        },
+        LeadAction::Transition { to } => match lifecycle::check(Actor::User(role), lead.stage, to) {
+            Ok(requirement) => Ok(requirement),
+            Err(TransitionError::NotInTable { from, to }) => Err(Denied::InvalidTransition(format!(
+                "a lead cannot move from {} to {}",
+                stage_name(from),
+                stage_name(to)
+            ))),
+            Err(TransitionError::NotForActor { from, to }) => forbid(&format!(
+                "move a lead from {} to {}",
+                stage_name(from),
+                stage_name(to)
+            )),
+        },
+        LeadAction::Qualify => match role {
+            Role::Admin => Ok(Requirement::Nothing),
+            Role::Sales if own_or_unowned => Ok(Requirement::Nothing),
+            Role::Sales => forbid("qualify a lead owned by someone else"),
+            _ => forbid("qualify leads"),
+        },
+        LeadAction::Assign { new_owner } => match role {
+            Role::Admin => Ok(Requirement::Nothing),
+            Role::Sales => match (lead.owner_id, new_owner) {
+                (None, Some(to)) if to == viewer.user_id => Ok(Requirement::Nothing),
+                (Some(from), None) if from == viewer.user_id => Ok(Requirement::Nothing),
+                _ => forbid("assign leads other than claiming an unowned lead or releasing their own"),
+            },
+            _ => forbid("assign leads"),
+        },
+        LeadAction::Merge => match role {
+            Role::Admin | Role::Marketing => Ok(Requirement::Nothing),
+            _ => forbid("merge leads"),
+        },
+        LeadAction::Erase => match role {
+            Role::Admin => Ok(Requirement::Nothing),
+            _ => forbid("erase leads"),
+        },
+    }
+}
+
+/// Capabilities that do not depend on a particular lead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capability {
+    CreateLead,
+    CaptureLead,
+    RecordInteractions,
+    ListUsers,
+    ReadPersonas,
+    WritePersonas,
+    ReadScoring,
+    WriteScoring,
+    ReadCampaigns,
+    WriteCampaigns,
+    ReadCampaignCost,
+    ReadKpis,
+    Subscribe,
+}
+
+pub fn allows(role: Role, capability: Capability) -> bool {
+    use Capability::*;
+    use Role::*;
+    match capability {
+        CreateLead => matches!(role, Admin | Marketing | Sales),
+        // captureLead records a FORM_SUBMIT, which SALES may not record.
+        CaptureLead => matches!(role, Admin | Marketing | Ingest),
+        RecordInteractions => true,
+        ListUsers => matches!(role, Admin | Marketing | Sales),
+        ReadPersonas => matches!(role, Admin | Marketing | Sales),
+        WritePersonas => matches!(role, Admin | Marketing),
+        ReadScoring | WriteScoring => matches!(role, Admin | Marketing),
+        ReadCampaigns => matches!(role, Admin | Marketing | Sales),
+        WriteCampaigns => matches!(role, Admin | Marketing),
+        ReadCampaignCost => matches!(role, Admin | Marketing),
+        ReadKpis => matches!(role, Admin | Marketing | Sales),
+        Subscribe => matches!(role, Admin | Marketing | Sales),
+    }
+}
+
+/// `Err(FORBIDDEN)` unless the viewer has the capability.
+pub fn require(viewer: &Viewer, capability: Capability) -> crate::error::AppResult<()> {
+    if allows(viewer.role, capability) {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::forbidden(format!(
+            "{} may not {}",
+            role_name(viewer.role),
+            capability_text(capability)
+        )))
+    }
+}
+
+fn capability_text(capability: Capability) -> &'static str {
+    use Capability::*;
+    match capability {
+        CreateLead => "create leads",
+        CaptureLead => "capture leads",
+        RecordInteractions => "record interactions",
+        ListUsers => "list users",
+        ReadPersonas => "read personas",
+        WritePersonas => "change personas",
+        ReadScoring => "read scoring rules",
+        WriteScoring => "change scoring rules",
+        ReadCampaigns => "read campaigns",
+        WriteCampaigns => "change campaigns",
+        ReadCampaignCost => "read campaign cost",
+        ReadKpis => "read KPIs",
+        Subscribe => "subscribe to events",
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    crate::graphql::enum_name(role)
+}
+
+fn stage_name(stage: LeadStage) -> &'static str {
+    crate::graphql::enum_name(stage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn viewer(role: Role, user_id: i64) -> Viewer {
+        Viewer { user_id, subject: format!("user{user_id}"), role, expires_at: i64::MAX }
+    }
+
+    fn facts(stage: LeadStage, owner_id: Option<i64>) -> LeadFacts {
+        LeadFacts { stage, owner_id }
+    }
+
+    #[test]
+    fn sales_sees_qualified_or_own_leads() {
+        let sales = viewer(Role::Sales, 7);
+        let scope = lead_scope(&sales);
+        assert!(!scope.admits(facts(LeadStage::Lead, None)));
+        assert!(!scope.admits(facts(LeadStage::Disqualified, Some(8))));
+        assert!(scope.admits(facts(LeadStage::Lead, Some(7))));
+        assert!(scope.admits(facts(LeadStage::Mql, Some(8))));
+        assert!(scope.admits(facts(LeadStage::Customer, None)));
+        assert!(!lead_scope(&viewer(Role::Ingest, 1)).admits(facts(LeadStage::Sql, None)));
+    }
+
+    #[test]
+    fn assignment_rules() {
+        let sales = viewer(Role::Sales, 7);
+        let lead = facts(LeadStage::Sql, None);
+        assert!(authorize_lead(&sales, lead, LeadAction::Assign { new_owner: Some(7) }).is_ok());
+        assert!(authorize_lead(&sales, lead, LeadAction::Assign { new_owner: Some(8) }).is_err());
+        let own = facts(LeadStage::Sql, Some(7));
+        assert!(authorize_lead(&sales, own, LeadAction::Assign { new_owner: None }).is_ok());
+        assert!(authorize_lead(&sales, own, LeadAction::Assign { new_owner: Some(8) }).is_err());
+        let other = facts(LeadStage::Sql, Some(8));
+        assert!(authorize_lead(&sales, other, LeadAction::Assign { new_owner: Some(7) }).is_err());
+        let marketing = viewer(Role::Marketing, 1);
+        assert!(authorize_lead(&marketing, lead, LeadAction::Assign { new_owner: Some(1) }).is_err());
+        let admin = viewer(Role::Admin, 1);
+        assert!(authorize_lead(&admin, other, LeadAction::Assign { new_owner: Some(9) }).is_ok());
+    }
+
+    #[test]
+    fn sales_records_only_personal_kinds() {
+        let sales = viewer(Role::Sales, 7);
+        let lead = facts(LeadStage::Mql, None);
+        assert!(authorize_lead(&sales, lead, LeadAction::RecordInteraction(InteractionKind::Call)).is_ok());
+        assert!(matches!(
+            authorize_lead(&sales, lead, LeadAction::RecordInteraction(InteractionKind::PageVisit)),
+            Err(Denied::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn ingest_writes_blind_and_reads_nothing() {
+        let ingest = viewer(Role::Ingest, 3);
+        let lead = facts(LeadStage::Lead, None);
+        assert!(authorize_lead(&ingest, lead, LeadAction::RecordInteraction(InteractionKind::PageVisit)).is_ok());
+        assert_eq!(authorize_lead(&ingest, lead, LeadAction::UpdateFields), Err(Denied::Invisible));
+        assert!(!allows(Role::Ingest, Capability::Subscribe));
+        assert!(!allows(Role::Ingest, Capability::ListUsers));
+    }
+
+    #[test]
+    fn capability_rows() {
+        use Capability::*;
+        for (cap, admin, marketing, sales, ingest) in [
+            (ReadPersonas, true, true, true, false),
+            (WritePersonas, true, true, false, false),
+            (ReadScoring, true, true, false, false),
+            (WriteScoring, true, true, false, false),
+            (ReadCampaigns, true, true, true, false),
+            (WriteCampaigns, true, true, false, false),
+            (ReadCampaignCost, true, true, false, false),
+            (ReadKpis, true, true, true, false),
+            (Subscribe, true, true, true, false),
+            (CaptureLead, true, true, false, true),
+            (CreateLead, true, true, true, false),
+        ] {
+            assert_eq!(allows(Role::Admin, cap), admin, "{cap:?}");
+            assert_eq!(allows(Role::Marketing, cap), marketing, "{cap:?}");
+            assert_eq!(allows(Role::Sales, cap), sales, "{cap:?}");
+            assert_eq!(allows(Role::Ingest, cap), ingest, "{cap:?}");
+        }
+    }
+
+    fn any_role() -> impl Strategy<Value = Role> {
+        prop::sample::select(vec![Role::Admin, Role::Marketing, Role::Sales, Role::Ingest])
+    }
+    fn any_stage() -> impl Strategy<Value = LeadStage> {
+        prop::sample::select(LeadStage::ALL.to_vec())
+    }
+
+    proptest! {
+        /// A lead the viewer cannot see is invisible to every action but
+        /// INGEST's blind recording: no existence leak through errors.
+        #[test]
+        fn invisible_leads_stay_invisible(role in any_role(), stage in any_stage(), owner in prop::option::of(1i64..5), me in 1i64..5) {
+            let v = viewer(role, me);
+            let lead = facts(stage, owner);
+            if !lead_scope(&v).admits(lead) {
+                for action in [LeadAction::UpdateFields, LeadAction::Qualify, LeadAction::Merge, LeadAction::Erase,
+                               LeadAction::Transition { to: LeadStage::Mql }, LeadAction::Assign { new_owner: Some(me) }] {
+                    prop_assert_eq!(authorize_lead(&v, lead, action), Err(Denied::Invisible));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Stage changes and the event outbox (DESIGN.md §3, §7). Every change is
+//! written here, in the caller's transaction: a history row and an outbox
+//! event, so an event exists if and only if its change committed.
+
+use crate::error::AppResult;
+use crate::graphql::enum_name;
+use crate::leads::lifecycle::LeadStage;
+use entity::{lead, stage_change, stage_event};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+
+/// The actor of automatic changes by the scoring engine.
+pub const SCORING_ACTOR: &str = "system:scoring";
+
+/// Append a stage change of `lead` (already in its new state) to its history
+/// and to the outbox.
+pub async fn record_stage_change(
+    txn: &impl ConnectionTrait,
+    lead: &lead::Model,
+    from: Option<LeadStage>,
+    to: LeadStage,
+    actor: &str,
+    reason: Option<String>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    let from = from.map(|s| enum_name(s).to_owned());
+    let to = enum_name(to).to_owned();
+    stage_change::Entity::insert(stage_change::ActiveModel {
+        lead_id: Set(lead.id),
+        from_stage: Set(from.clone()),
+        to_stage: Set(to.clone()),
+        at: Set(at),
+        actor: Set(actor.to_owned()),
+        reason: Set(reason.clone()),
+        ..Default::default()
+    })
+    .exec_without_returning(txn)
+    .await?;
+    stage_event::Entity::insert(stage_event::ActiveModel {
+        lead_id: Set(lead.id),
+        from_stage: Set(from),
+        to_stage: Set(to),
+        actor: Set(actor.to_owned()),
+        reason: Set(reason),
+        owner_id: Set(lead.owner_id),
+        occurred_at: Set(at),
+        ..Default::default()
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}

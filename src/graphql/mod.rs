@@ -1,0 +1,97 @@
+//! The GraphQL layer: schema construction (no database needed), merged roots,
+//! HTTP handler, scalars and global ids.
+
+pub mod http;
+pub mod ids;
+pub mod pagination;
+pub mod scalars;
+
+use crate::auth::Viewer;
+use crate::error::{AppError, AppResult};
+use async_graphql::resolver_utils::EnumType as Enum;
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(
+    crate::leads::resolver::LeadQuery,
+    crate::users::resolver::UserQuery,
+    crate::graphql::ids::NodeQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(
+    crate::leads::resolver::LeadMutation,
+    crate::interactions::resolver::InteractionMutation,
+);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Limits of a schema (DESIGN.md §8).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_depth: 12, max_complexity: 2000 }
+    }
+}
+
+/// The schema without runtime data; the server adds its state with `.data()`.
+pub fn schema_builder(limits: Limits) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(32)
+        .limit_directives(20)
+        .disable_suggestions()
+}
+
+/// The SDL of the full schema, sorted, as checked in at `schema/schema.graphql`.
+pub fn sdl() -> String {
+    let schema = schema_builder(Limits::default()).finish();
+    schema.sdl_with_options(
+        async_graphql::SDLExportOptions::new()
+            .sorted_fields()
+            .sorted_arguments()
+            .sorted_enum_items(),
+    )
+}
+
+/// The viewer of this request (the HTTP handler always sets it).
+pub fn viewer<'a>(ctx: &'a Context<'_>) -> AppResult<&'a Viewer> {
+    ctx.data::<Viewer>()
+        .map_err(|_| AppError::Unauthenticated("authentication required".into()))
+}
+
+/// The application state of this request.
+pub fn state<'a>(ctx: &'a Context<'_>) -> &'a crate::app::AppState {
+    ctx.data_unchecked::<crate::app::AppState>()
+}
+
+/// The GraphQL name of an enum value, e.g. `LeadStage::Mql` → `"MQL"`.
+pub fn enum_name<T: Enum>(value: T) -> &'static str {
+    T::items()
+        .iter()
+        .find(|item| item.value == value)
+        .map(|item| item.name)
+        .unwrap_or("")
+}
+
+/// Parse an enum value from its GraphQL name.
+pub fn enum_parse<T: Enum>(name: &str) -> Option<T> {
+    T::items().iter().find(|item| item.name == name).map(|item| item.value)
+}
+
+/// Parse a stored enum value; a bad one is a database inconsistency.
+pub fn enum_from_db<T: Enum>(name: &str) -> T {
+    match enum_parse(name) {
+        Some(value) => value,
+        None => {
+            tracing::error!(value = name, "unknown enum value in database");
+            T::items()[0].value
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! Recording interactions, singly, in batches and by form capture.
+
+use super::loader::{InteractionCountKey, InteractionPageKey};
+use super::types::{
+    BatchError, BatchResult, CaptureLeadInput, Interaction, InteractionConnection, InteractionEdge, InteractionKind,
+    RecordInteractionInput,
+};
+use crate::app::Loaders;
+use crate::auth::policy::{self, Capability, LeadAction};
+use crate::auth::Viewer;
+use crate::error::{AppError, AppResult};
+use crate::graphql::ids::{self, NodeType};
+use crate::graphql::pagination::{PageInfo, decode_cursor, encode_cursor, from_micros, micros};
+use crate::graphql::{enum_name, enum_parse};
+use crate::leads::service as leads;
+use crate::leads::types::Channel;
+use crate::validate;
+use entity::{interaction, lead};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+    TryInsertResult,
+};
+use std::collections::HashMap;
+
+/// Where an interaction goes: a lead id or an email.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum LeadRef {
+    Id(i64),
+    Email(String),
+}
+
+/// A validated interaction, not yet tied to a loaded lead.
+struct Prepared {
+    lead: LeadRef,
+    kind: InteractionKind,
+    occurred_at: chrono::DateTime<chrono::Utc>,
+    channel: Option<Channel>,
+    external_id: Option<String>,
+    metadata: Option<serde_json::Value>,
+}
+
+fn prepare(input: &RecordInteractionInput, prefix: &str) -> AppResult<Prepared> {
+    let f = |name: &str| format!("{prefix}{name}");
+    let lead = match (&input.lead_id, &input.lead_email) {
+        (Some(id), None) => LeadRef::Id(ids::decode(NodeType::Lead, id, &f("leadId"))?),
+        (None, Some(email)) => LeadRef::Email(validate::email(&f("leadEmail"), email)?),
+        _ => return Err(AppError::bad_input(f("leadId"), "give exactly one of leadId and leadEmail")),
+    };
+    if let Some(id) = &input.campaign_id {
+        ids::decode(NodeType::Campaign, id, &f("campaignId"))?;
+        return Err(AppError::bad_input(f("campaignId"), "no such campaign"));
+    }
+    Ok(Prepared {
+        lead,
+        kind: input.kind,
+        occurred_at: input.occurred_at.map(|t| t.0).unwrap_or_else(validate::now),
+        channel: input.channel,
+        external_id: validate::text(&f("externalId"), input.external_id.as_deref(), validate::MAX_STRING)?,
+        metadata: validate::metadata(&f("metadata"), input.metadata.as_ref().map(|j| &j.0))?,
+    })
+}
+
+fn active(p: &Prepared, lead_id: i64) -> interaction::ActiveModel {
+    interaction::ActiveModel {
+        lead_id: Set(lead_id),
+        kind: Set(enum_name(p.kind).to_owned()),
+        occurred_at: Set(p.occurred_at),
+        channel: Set(p.channel.map(|c| enum_name(c).to_owned())),
+        campaign_id: Set(None),
+        external_id: Set(p.external_id.clone()),
+        metadata: Set(p.metadata.clone()),
+        created_at: Set(validate::now()),
+        ..Default::default()
+    }
+}
+
+async fn find_by_external_id(db: &impl ConnectionTrait, external_id: &str) -> AppResult<Option<interaction::Model>> {
+    Ok(interaction::Entity::find()
+        .filter(interaction::Column::ExternalId.eq(external_id))
+        .one(db)
+        .await?)
+}
+
+async fn lead_for(db: &impl ConnectionTrait, lead: &LeadRef) -> AppResult<Option<lead::Model>> {
+    Ok(match lead {
+        LeadRef::Id(id) => lead::Entity::find_by_id(*id).one(db).await?,
+        LeadRef::Email(email) => lead::Entity::find().filter(lead::Column::Email.eq(email.as_str())).one(db).await?,
+    })
+}
+
+/// Insert one interaction for `lead` unless its externalId is stored already;
+/// returns the stored interaction and whether it is new.
+async fn insert_one(txn: &impl ConnectionTrait, p: &Prepared, lead_id: i64) -> AppResult<(interaction::Model, bool)> {
+    let result = interaction::Entity::insert(active(p, lead_id))
+        .on_conflict_do_nothing_on([interaction::Column::ExternalId])
+        .exec_with_returning(txn)
+        .await?;
+    match result {
+        TryInsertResult::Inserted(model) => Ok((model, true)),
+        _ => {
+            let key = p.external_id.as_deref().unwrap_or_default();
+            let existing = find_by_external_id(txn, key)
+                .await?
+                .ok_or_else(|| AppError::internal("interaction conflict without a stored externalId"))?;
+            Ok((existing, false))
+        }
+    }
+}
+
+/// `recordInteraction`.
+#[tracing::instrument(skip_all, fields(subject = %viewer.subject))]
+pub async fn record(viewer: &Viewer, db: &DatabaseConnection, input: RecordInteractionInput) -> AppResult<interaction::Model> {
+    policy::require(viewer, Capability::RecordInteractions)?;
+    let prepared = prepare(&input, "input.")?;
+    let txn = db.begin().await?;
+    if let Some(key) = &prepared.external_id {
+        if let Some(existing) = find_by_external_id(&txn, key).await? {
+            return Ok(existing);
+        }
+    }
+    let lead = lead_for(&txn, &prepared.lead).await?.ok_or_else(|| AppError::not_found("lead"))?;
+    leads::authorize(viewer, &lead, LeadAction::RecordInteraction(prepared.kind))?;
+    let (stored, _) = insert_one(&txn, &prepared, lead.id).await?;
+    txn.commit().await?;
+    Ok(stored)
+}
+
+/// `recordInteractions`: each bad item reported by index, the good ones
+/// recorded together in one transaction.
+#[tracing::instrument(skip_all, fields(subject = %viewer.subject, items = inputs.len()))]
+pub async fn record_batch(viewer: &Viewer, db: &DatabaseConnection, inputs: Vec<RecordInteractionInput>) -> AppResult<BatchResult> {
+    policy::require(viewer, Capability::RecordInteractions)?;
+    if inputs.len() > validate::MAX_BATCH {
+        return Err(AppError::LimitExceeded(format!("a batch holds at most {} items", validate::MAX_BATCH)));
+    }
+    let mut errors = Vec::new();
+    let mut prepared = Vec::with_capacity(inputs.len());
+    for (index, input) in inputs.iter().enumerate() {
+        match prepare(input, &format!("inputs.{index}.")) {
+            Ok(p) => prepared.push((index, p)),
+            Err(err) => errors.push(batch_error(index, &err)),
+        }
+    }
+    let txn = db.begin().await?;
+    // Two queries resolve every lead of the batch.
+    let ids: Vec<i64> = prepared.iter().filter_map(|(_, p)| match &p.lead { LeadRef::Id(id) => Some(*id), _ => None }).collect();
+    let emails: Vec<String> = prepared
+        .iter()
+        .filter_map(|(_, p)| match &p.lead { LeadRef::Email(e) => Some(e.clone()), _ => None })
+        .collect();
+    let mut found: HashMap<LeadRef, lead::Model> = HashMap::new();
+    if !ids.is_empty() {
+        for l in lead::Entity::find().filter(lead::Column::Id.is_in(ids)).all(&txn).await? {
+            found.insert(LeadRef::Id(l.id), l);
+        }
+    }
+    if !emails.is_empty() {
+        for l in lead::Entity::find().filter(lead::Column::Email.is_in(emails)).all(&txn).await? {
+            found.insert(LeadRef::Email(l.email.clone()), l);
+        }
+    }
+    let mut rows = Vec::with_capacity(prepared.len());
+    for (index, p) in &prepared {
+        let outcome = found
+            .get(&p.lead)
+            .ok_or_else(|| AppError::not_found("lead"))
+            .and_then(|l| leads::authorize(viewer, l, LeadAction::RecordInteraction(p.kind)).map(|_| l.id));
+        match outcome {
+            Ok(lead_id) => rows.push(active(p, lead_id)),
+            Err(err) => errors.push(batch_error(*index, &err)),
+        }
+    }
+    let attempted = rows.len();
+    let mut recorded = 0u64;
+    // Bounded statements keep within every database's parameter limit.
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let tail = rest.split_off(rest.len().min(500));
+        let chunk = std::mem::replace(&mut rest, tail);
+        let result = interaction::Entity::insert_many(chunk)
+            .on_conflict_do_nothing_on([interaction::Column::ExternalId])
+            .exec_without_returning(&txn)
+            .await?;
+        if let TryInsertResult::Inserted(n) = result {
+            recorded += n;
+        }
+    }
+    txn.commit().await?;
+    errors.sort_by_key(|e| e.index);
+    let recorded = i32::try_from(recorded).unwrap_or(i32::MAX);
+    Ok(BatchResult {
+        recorded,
+        duplicates: i32::try_from(attempted).unwrap_or(i32::MAX) - recorded,
+        errors,
+    })
+}
+
+fn batch_error(index: usize, err: &AppError) -> BatchError {
+    BatchError {
+        index: i32::try_from(index).unwrap_or(i32::MAX),
+        code: err.code().to_owned(),
+        message: err.public_message(),
+    }
+}
+
+/// What `captureLead` did.
+pub struct Captured {
+    pub lead_id: i64,
+    pub created: bool,
+    pub interaction_id: i64,
+}
+
+/// `captureLead`: upsert the lead by email (an existing lead keeps its stage
+/// and owner and gains missing attributes), record a FORM_SUBMIT.
+#[tracing::instrument(skip_all, fields(subject = %viewer.subject))]
+pub async fn capture(viewer: &Viewer, db: &DatabaseConnection, input: CaptureLeadInput) -> AppResult<Captured> {
+    policy::require(viewer, Capability::CaptureLead)?;
+    let new = leads::validate_new(&input.lead, "input.lead.")?;
+    let external_id = validate::text("input.externalId", input.external_id.as_deref(), validate::MAX_STRING)?;
+    let metadata = validate::metadata("input.metadata", input.metadata.as_ref().map(|j| &j.0))?;
+    // A concurrent capture of the same new email loses the insert race once;
+    // the retry finds the lead and updates it instead.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match capture_once(viewer, db, &new, external_id.clone(), metadata.clone()).await {
+            Err(AppError::Conflict { .. }) if attempt < 3 => continue,
+            other => return other,
+        }
+    }
+}
+
+async fn capture_once(
+    viewer: &Viewer,
+    db: &DatabaseConnection,
+    new: &leads::NewLead,
+    external_id: Option<String>,
+    metadata: Option<serde_json::Value>,
+) -> AppResult<Captured> {
+    let txn = db.begin().await?;
+    if let Some(key) = &external_id {
+        if let Some(existing) = find_by_external_id(&txn, key).await? {
+            return Ok(Captured { lead_id: existing.lead_id, created: false, interaction_id: existing.id });
+        }
+    }
+    let (lead, created) = match leads::id_by_email(&txn, &new.email).await? {
+        Some(id) => {
+            let current = leads::lock(&txn, id).await?;
+            let mut next = current.clone();
+            fill(&mut next.first_name, &new.first_name);
+            fill(&mut next.last_name, &new.last_name);
+            fill(&mut next.company, &new.company);
+            fill(&mut next.job_title, &new.job_title);
+            fill(&mut next.industry, &new.industry);
+            fill(&mut next.country, &new.country);
+            fill(&mut next.phone, &new.phone);
+            if next.company_size.is_none() {
+                next.company_size = new.company_size;
+            }
+            if next != current {
+                next.search_text = leads::search_text(&next);
+                next.updated_at = validate::now();
+                next.version += 1;
+                (leads::save(&txn, &current, next).await?, false)
+            } else {
+                (current, false)
+            }
+        }
+        None => {
+            let copy = leads::NewLead {
+                email: new.email.clone(),
+                first_name: new.first_name.clone(),
+                last_name: new.last_name.clone(),
+                company: new.company.clone(),
+                job_title: new.job_title.clone(),
+                industry: new.industry.clone(),
+                company_size: new.company_size,
+                country: new.country.clone(),
+                phone: new.phone.clone(),
+                source_channel: new.source_channel,
+                source_campaign_id: new.source_campaign_id,
+            };
+            (leads::insert(viewer, &txn, copy).await?, true)
+        }
+    };
+    let prepared = Prepared {
+        lead: LeadRef::Id(lead.id),
+        kind: InteractionKind::FormSubmit,
+        occurred_at: validate::now(),
+        channel: Some(new.source_channel),
+        external_id,
+        metadata,
+    };
+    let (stored, _) = insert_one(&txn, &prepared, lead.id).await?;
+    txn.commit().await?;
+    Ok(Captured { lead_id: lead.id, created, interaction_id: stored.id })
+}
+
+fn fill(target: &mut Option<String>, value: &Option<String>) {
+    if target.is_none() {
+        target.clone_from(value);
+    }
+}
+
+/// An interaction by id, when the viewer may see its lead.
+pub async fn visible_interaction(
+    _viewer: &Viewer,
+    db: &crate::app::Db,
+    loaders: &Loaders,
+    id: i64,
+) -> AppResult<Option<Interaction>> {
+    let Some(model) = interaction::Entity::find_by_id(id).one(&db.read).await? else {
+        return Ok(None);
+    };
+    Ok(loaders.lead(model.lead_id).await?.map(|_| Interaction(model)))
+}
+
+fn interaction_cursor(m: &interaction::Model) -> String {
+    encode_cursor(&["i", &micros(m.occurred_at).to_string(), &m.id.to_string()])
+}
+
+/// `Lead.interactions`: a page through the loader, newest first.
+pub async fn page_for_lead(
+    loaders: &Loaders,
+    lead_id: i64,
+    first: i32,
+    after: Option<String>,
+    kinds: Option<Vec<InteractionKind>>,
+) -> AppResult<InteractionConnection> {
+    let first = validate::first(Some(first), 20)?;
+    let after = match after {
+        None => None,
+        Some(cursor) => {
+            let parts = decode_cursor(&cursor, "i", 2)?;
+            let id: i64 = parts[1].parse().map_err(|_| AppError::bad_input("after", "after is not a valid cursor"))?;
+            Some((from_micros(&parts[0])?, id))
+        }
+    };
+    let mut kinds: Vec<&'static str> = kinds.unwrap_or_default().into_iter().map(enum_name).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let key = InteractionPageKey { lead_id, first, after, kinds: kinds.clone() };
+    let page = loaders.interactions.load_one(key).await?.unwrap_or_default();
+    let edges: Vec<InteractionEdge> = page
+        .rows
+        .into_iter()
+        .map(|m| InteractionEdge { cursor: interaction_cursor(&m), node: Interaction(m) })
+        .collect();
+    Ok(InteractionConnection {
+        page_info: PageInfo {
+            has_next_page: page.has_next,
+            has_previous_page: false,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        },
+        edges,
+        count_key: InteractionCountKey { lead_id, kinds },
+    })
+}
+
+/// Parse a kind name.
+pub fn kind(name: &str) -> Option<InteractionKind> {
+    enum_parse(name)
+}

@@ -1,0 +1,8 @@
+//! Leads: records, queries with keyset pagination, and the lifecycle
+//! (transitions, qualification, assignment) of DESIGN.md §3.
+
+pub mod lifecycle;
+pub mod loader;
+pub mod resolver;
+pub mod service;
+pub mod types;

@@ -1,0 +1,99 @@
+//! Lead queries and mutations: get the viewer, call one service, convert.
+
+use super::lifecycle::LeadStage;
+use super::service::{self, TransitionRequest};
+use super::types::{CreateLeadInput, Lead, LeadConnection, LeadEdge, LeadFilter, LeadOrder, QualificationInput, UpdateLeadInput};
+use crate::app::Loaders;
+use crate::error::ApiResult;
+use crate::graphql::pagination::PageInfo;
+use crate::graphql::{state, viewer};
+use crate::validate;
+use async_graphql::{Context, ID, Object};
+use rust_decimal::Decimal;
+
+#[derive(Default)]
+pub struct LeadQuery;
+
+#[Object]
+impl LeadQuery {
+    /// A lead by id; `null` when it does not exist or the viewer may not see it.
+    async fn lead(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Lead>> {
+        viewer(ctx)?;
+        let Ok(id) = service::lead_id(&id, "id") else { return Ok(None) };
+        Ok(ctx.data_unchecked::<Loaders>().lead(id).await?)
+    }
+
+    /// Leads the viewer may see, filtered and ordered (default: newest first),
+    /// in pages of at most 100.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    async fn leads(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+        filter: Option<LeadFilter>,
+        order_by: Option<LeadOrder>,
+    ) -> ApiResult<LeadConnection> {
+        let viewer = viewer(ctx)?;
+        let first = validate::first(first, 20)?;
+        let filter = filter.unwrap_or_default();
+        let page = service::list(viewer, &state(ctx).db.read, first, after.as_deref(), &filter, order_by).await?;
+        let page_info = PageInfo {
+            has_next_page: page.has_next,
+            has_previous_page: false,
+            start_cursor: page.rows.first().map(|(c, _)| c.clone()),
+            end_cursor: page.rows.last().map(|(c, _)| c.clone()),
+        };
+        Ok(LeadConnection {
+            edges: page.rows.into_iter().map(|(cursor, l)| LeadEdge { cursor, node: Lead(l) }).collect(),
+            page_info,
+            count_query: page.count_query,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct LeadMutation;
+
+#[Object]
+impl LeadMutation {
+    /// Create a lead at stage LEAD. A duplicate email is `CONFLICT` with the
+    /// existing lead's id in `extensions.leadId`.
+    async fn create_lead(&self, ctx: &Context<'_>, input: CreateLeadInput) -> ApiResult<Lead> {
+        Ok(Lead(service::create(viewer(ctx)?, &state(ctx).db.write, input).await?))
+    }
+
+    /// Change a lead's attributes; with `expectedVersion`, only if unchanged since.
+    async fn update_lead(&self, ctx: &Context<'_>, id: ID, input: UpdateLeadInput, expected_version: Option<i32>) -> ApiResult<Lead> {
+        let id = service::lead_id(&id, "id")?;
+        Ok(Lead(service::update(viewer(ctx)?, &state(ctx).db.write, id, input, expected_version).await?))
+    }
+
+    /// Move a lead to another stage, as DESIGN.md §3 allows.
+    async fn transition_lead(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        to: LeadStage,
+        reason: Option<String>,
+        deal_amount: Option<Decimal>,
+        expected_version: Option<i32>,
+    ) -> ApiResult<Lead> {
+        let id = service::lead_id(&id, "id")?;
+        let request = TransitionRequest { to, reason, deal_amount, expected_version };
+        Ok(Lead(service::transition(viewer(ctx)?, &state(ctx).db.write, id, request).await?))
+    }
+
+    /// Record BANT answers; an MQL with budget, need and authority all
+    /// confirmed becomes SQL.
+    async fn qualify_lead(&self, ctx: &Context<'_>, id: ID, input: QualificationInput) -> ApiResult<Lead> {
+        let id = service::lead_id(&id, "id")?;
+        Ok(Lead(service::qualify(viewer(ctx)?, &state(ctx).db.write, id, input).await?))
+    }
+
+    /// Give a lead to a user, or release it with `ownerId: null`.
+    async fn assign_lead(&self, ctx: &Context<'_>, id: ID, owner_id: Option<ID>) -> ApiResult<Lead> {
+        let id = service::lead_id(&id, "id")?;
+        Ok(Lead(service::assign(viewer(ctx)?, &state(ctx).db.write, id, owner_id).await?))
+    }
+}

@@ -1,0 +1,591 @@
+//! The work on leads: validation, access through the policy, queries with
+//! keyset pagination, and every lifecycle change in one transaction.
+
+use super::lifecycle::{self, LeadStage, Requirement};
+use super::types::{CreateLeadInput, LeadFilter, LeadOrder, LeadOrderField, QualificationInput, SortDirection, UpdateLeadInput};
+use crate::auth::policy::{self, Capability, Denied, LeadAction, LeadFacts, LeadScope};
+use crate::auth::{Role, Viewer};
+use crate::error::{AppError, AppResult, is_unique_violation};
+use crate::graphql::ids::{self, NodeType};
+use crate::graphql::pagination::{decode_cursor, encode_cursor, from_micros, micros};
+use crate::graphql::{enum_name, enum_parse};
+use crate::validate;
+use async_graphql::{ID, MaybeUndefined};
+use entity::lead;
+use rust_decimal::Decimal;
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+
+/// The SQL form of a [`LeadScope`]: row rules applied in the query itself.
+pub fn scope_condition(scope: LeadScope) -> Condition {
+    match scope {
+        LeadScope::All => Condition::all(),
+        LeadScope::Nothing => Condition::all().add(Expr::val(1).eq(0)),
+        LeadScope::QualifiedOrOwnedBy(user) => Condition::any()
+            .add(lead::Column::Stage.is_in(policy::SALES_VISIBLE_STAGES.iter().map(|s| enum_name(*s))))
+            .add(lead::Column::OwnerId.eq(user)),
+    }
+}
+
+pub fn facts(lead: &lead::Model) -> LeadFacts {
+    LeadFacts {
+        stage: crate::graphql::enum_from_db(&lead.stage),
+        owner_id: lead.owner_id,
+    }
+}
+
+fn denied(denied: Denied) -> AppError {
+    match denied {
+        Denied::Invisible => AppError::not_found("lead"),
+        Denied::Forbidden(message) => AppError::Forbidden(message),
+        Denied::InvalidTransition(message) => AppError::InvalidTransition(message),
+    }
+}
+
+/// `authorize_lead`, as an `AppError`.
+pub fn authorize(viewer: &Viewer, lead: &lead::Model, action: LeadAction) -> AppResult<Requirement> {
+    policy::authorize_lead(viewer, facts(lead), action).map_err(denied)
+}
+
+/// Load a lead for change, locking its row until the transaction ends
+/// (PostgreSQL `FOR UPDATE`; SQLite has a single writer).
+pub async fn lock(db: &impl ConnectionTrait, id: i64) -> AppResult<lead::Model> {
+    let mut query = lead::Entity::find_by_id(id);
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    query.one(db).await?.ok_or_else(|| AppError::not_found("lead"))
+}
+
+/// A lead the viewer may see.
+pub async fn get(viewer: &Viewer, db: &impl ConnectionTrait, id: i64) -> AppResult<Option<lead::Model>> {
+    Ok(lead::Entity::find_by_id(id)
+        .filter(scope_condition(policy::lead_scope(viewer)))
+        .one(db)
+        .await?)
+}
+
+pub fn search_text(m: &lead::Model) -> String {
+    [Some(&m.email), m.first_name.as_ref(), m.last_name.as_ref(), m.company.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|s| s.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Validated attributes of a new lead.
+pub struct NewLead {
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company: Option<String>,
+    pub job_title: Option<String>,
+    pub industry: Option<String>,
+    pub company_size: Option<i32>,
+    pub country: Option<String>,
+    pub phone: Option<String>,
+    pub source_channel: super::types::Channel,
+    pub source_campaign_id: Option<i64>,
+}
+
+/// Check a `CreateLeadInput` (DESIGN.md §8); `prefix` names nested fields.
+pub fn validate_new(input: &CreateLeadInput, prefix: &str) -> AppResult<NewLead> {
+    let f = |name: &str| format!("{prefix}{name}");
+    let s = |name: &str, v: &Option<String>| validate::text(&f(name), v.as_deref(), validate::MAX_STRING);
+    if let Some(id) = &input.source_campaign_id {
+        ids::decode(NodeType::Campaign, id, &f("sourceCampaignId"))?;
+        return Err(AppError::bad_input(f("sourceCampaignId"), "no such campaign"));
+    }
+    Ok(NewLead {
+        email: validate::email(&f("email"), &input.email)?,
+        first_name: s("firstName", &input.first_name)?,
+        last_name: s("lastName", &input.last_name)?,
+        company: s("company", &input.company)?,
+        job_title: s("jobTitle", &input.job_title)?,
+        industry: s("industry", &input.industry)?,
+        company_size: validate::non_negative(&f("companySize"), input.company_size)?,
+        country: validate::country(&f("country"), input.country.as_deref())?,
+        phone: s("phone", &input.phone)?,
+        source_channel: input.source_channel.unwrap_or(super::types::Channel::Direct),
+        source_campaign_id: None,
+    })
+}
+
+/// The id of the lead with this email, if any.
+pub async fn id_by_email(db: &impl ConnectionTrait, email: &str) -> AppResult<Option<i64>> {
+    Ok(lead::Entity::find()
+        .select_only()
+        .column(lead::Column::Id)
+        .filter(lead::Column::Email.eq(email))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?)
+}
+
+fn duplicate(id: i64) -> AppError {
+    AppError::Conflict {
+        message: "a lead with this email already exists".into(),
+        lead_id: Some(ids::encode(NodeType::Lead, id).0),
+    }
+}
+
+/// Insert a lead with its creation in the history and the outbox, inside the
+/// caller's transaction. A duplicate email is `CONFLICT`.
+pub async fn insert(viewer: &Viewer, txn: &impl ConnectionTrait, new: NewLead) -> AppResult<lead::Model> {
+    if let Some(existing) = id_by_email(txn, &new.email).await? {
+        return Err(duplicate(existing));
+    }
+    let email = new.email.clone();
+    let now = validate::now();
+    // SALES creates leads it owns: an unowned LEAD would be invisible to it.
+    let owner_id = (viewer.role == Role::Sales).then_some(viewer.user_id);
+    let mut model = lead::Model {
+        id: 0,
+        email: new.email,
+        first_name: new.first_name,
+        last_name: new.last_name,
+        company: new.company,
+        job_title: new.job_title,
+        industry: new.industry,
+        company_size: new.company_size,
+        country: new.country,
+        phone: new.phone,
+        search_text: String::new(),
+        stage: enum_name(LeadStage::Lead).to_owned(),
+        reached_rank: 1,
+        score: 0,
+        fit_score: 0,
+        engagement_score: 0,
+        score_breakdown: serde_json::json!([]),
+        persona_id: None,
+        icp_fit: None,
+        source_channel: enum_name(new.source_channel).to_owned(),
+        source_campaign_id: new.source_campaign_id,
+        owner_id,
+        qual_budget: false,
+        qual_need: false,
+        qual_authority: false,
+        qual_timeline: None,
+        qual_notes: None,
+        deal_amount_cents: None,
+        disqualification_reason: None,
+        created_at: now,
+        updated_at: now,
+        stage_changed_at: now,
+        mql_at: None,
+        sql_at: None,
+        opportunity_at: None,
+        customer_at: None,
+        version: 1,
+    };
+    model.search_text = search_text(&model);
+    let mut active: lead::ActiveModel = model.into();
+    active.id = sea_orm::ActiveValue::NotSet;
+    let inserted = match lead::Entity::insert(active).exec_with_returning(txn).await {
+        Ok(m) => m,
+        Err(err) if is_unique_violation(&err) => {
+            let existing = id_by_email(txn, &email).await.ok().flatten();
+            return Err(existing.map(duplicate).unwrap_or_else(|| AppError::conflict("a lead with this email already exists")));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    crate::events::record_stage_change(txn, &inserted, None, LeadStage::Lead, &viewer.subject, None, now).await?;
+    Ok(inserted)
+}
+
+/// `createLead`.
+#[tracing::instrument(skip_all, fields(subject = %viewer.subject))]
+pub async fn create(viewer: &Viewer, db: &DatabaseConnection, input: CreateLeadInput) -> AppResult<lead::Model> {
+    policy::require(viewer, Capability::CreateLead)?;
+    let new = validate_new(&input, "input.")?;
+    let txn = db.begin().await?;
+    let lead = insert(viewer, &txn, new).await?;
+    txn.commit().await?;
+    Ok(lead)
+}
+
+fn apply_text(
+    field: &str,
+    value: &MaybeUndefined<String>,
+    target: &mut Option<String>,
+) -> AppResult<()> {
+    match value {
+        MaybeUndefined::Undefined => {}
+        MaybeUndefined::Null => *target = None,
+        MaybeUndefined::Value(v) => *target = validate::text(field, Some(v), validate::MAX_STRING)?,
+    }
+    Ok(())
+}
+
+fn check_version(lead: &lead::Model, expected: Option<i32>) -> AppResult<()> {
+    match expected {
+        Some(v) if v != lead.version => Err(AppError::conflict(format!(
+            "the lead changed: expected version {v}, current version {}",
+            lead.version
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `updateLead`.
+#[tracing::instrument(skip_all, fields(lead_id = id))]
+pub async fn update(
+    viewer: &Viewer,
+    db: &DatabaseConnection,
+    id: i64,
+    input: UpdateLeadInput,
+    expected_version: Option<i32>,
+) -> AppResult<lead::Model> {
+    let txn = db.begin().await?;
+    let current = lock(&txn, id).await?;
+    authorize(viewer, &current, LeadAction::UpdateFields)?;
+    check_version(&current, expected_version)?;
+    let mut next = current.clone();
+    apply_text("input.firstName", &input.first_name, &mut next.first_name)?;
+    apply_text("input.lastName", &input.last_name, &mut next.last_name)?;
+    apply_text("input.company", &input.company, &mut next.company)?;
+    apply_text("input.jobTitle", &input.job_title, &mut next.job_title)?;
+    apply_text("input.industry", &input.industry, &mut next.industry)?;
+    apply_text("input.phone", &input.phone, &mut next.phone)?;
+    match &input.company_size {
+        MaybeUndefined::Undefined => {}
+        MaybeUndefined::Null => next.company_size = None,
+        MaybeUndefined::Value(v) => next.company_size = validate::non_negative("input.companySize", Some(*v))?,
+    }
+    match &input.country {
+        MaybeUndefined::Undefined => {}
+        MaybeUndefined::Null => next.country = None,
+        MaybeUndefined::Value(v) => next.country = validate::country("input.country", Some(v))?,
+    }
+    next.search_text = search_text(&next);
+    next.updated_at = validate::now();
+    next.version = current.version + 1;
+    let saved = save(&txn, &current, next).await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// Write the changed columns of `next`, guarded by the version read.
+pub async fn save(txn: &impl ConnectionTrait, current: &lead::Model, next: lead::Model) -> AppResult<lead::Model> {
+    let mut active: lead::ActiveModel = current.clone().into();
+    macro_rules! set_changed {
+        ($($field:ident),*) => {$(
+            if current.$field != next.$field { active.$field = Set(next.$field.clone()); }
+        )*};
+    }
+    set_changed!(
+        email, first_name, last_name, company, job_title, industry, company_size, country, phone, search_text,
+        stage, reached_rank, score, fit_score, engagement_score, score_breakdown, persona_id, icp_fit,
+        source_channel, source_campaign_id, owner_id, qual_budget, qual_need, qual_authority, qual_timeline,
+        qual_notes, deal_amount_cents, disqualification_reason, updated_at, stage_changed_at, mql_at, sql_at,
+        opportunity_at, customer_at, version
+    );
+    let result = lead::Entity::update_many()
+        .set(active)
+        .filter(lead::Column::Id.eq(current.id))
+        .filter(lead::Column::Version.eq(current.version))
+        .exec(txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(AppError::conflict("the lead was changed concurrently; retry"));
+    }
+    Ok(next)
+}
+
+/// Move `lead` to `to` in memory: stage, milestones, timestamps, version.
+pub fn apply_stage(lead: &mut lead::Model, to: LeadStage, now: chrono::DateTime<chrono::Utc>) {
+    for rank in lifecycle::new_milestones(lead.reached_rank, to) {
+        let slot = match rank {
+            2 => &mut lead.mql_at,
+            3 => &mut lead.sql_at,
+            4 => &mut lead.opportunity_at,
+            _ => &mut lead.customer_at,
+        };
+        slot.get_or_insert(now);
+    }
+    if let Some(rank) = to.rank() {
+        lead.reached_rank = std::cmp::max(lead.reached_rank, rank);
+    }
+    lead.stage = enum_name(to).to_owned();
+    lead.stage_changed_at = now;
+    lead.updated_at = now;
+    lead.version += 1;
+}
+
+/// Arguments of `transitionLead`.
+pub struct TransitionRequest {
+    pub to: LeadStage,
+    pub reason: Option<String>,
+    pub deal_amount: Option<Decimal>,
+    pub expected_version: Option<i32>,
+}
+
+/// `transitionLead`: check the table of §3, then apply in one transaction.
+#[tracing::instrument(skip_all, fields(lead_id = id))]
+pub async fn transition(viewer: &Viewer, db: &DatabaseConnection, id: i64, request: TransitionRequest) -> AppResult<lead::Model> {
+    let reason = validate::text("reason", request.reason.as_deref(), validate::MAX_STRING)?;
+    let deal_cents = request
+        .deal_amount
+        .map(|d| validate::amount_cents("dealAmount", d))
+        .transpose()?;
+    let txn = db.begin().await?;
+    let current = lock(&txn, id).await?;
+    if !policy::lead_scope(viewer).admits(facts(&current)) {
+        return Err(AppError::not_found("lead"));
+    }
+    check_version(&current, request.expected_version)?;
+    let requirement = authorize(viewer, &current, LeadAction::Transition { to: request.to })?;
+    match requirement {
+        Requirement::Reason if reason.is_none() => {
+            return Err(AppError::bad_input("reason", "this transition needs a reason"));
+        }
+        Requirement::Bant => {
+            let missing = lifecycle::missing_bant(current.qual_budget, current.qual_need, current.qual_authority);
+            if !missing.is_empty() {
+                return Err(AppError::InvalidTransition(format!(
+                    "budget, need and authority must all be confirmed first; missing: {}",
+                    missing.join(", ")
+                )));
+            }
+        }
+        _ => {}
+    }
+    if deal_cents.is_some() && requirement != Requirement::DealAmount {
+        return Err(AppError::bad_input("dealAmount", "a deal amount is only taken moving to OPPORTUNITY or CUSTOMER"));
+    }
+    let saved = apply_transition(&txn, current, request.to, &viewer.subject, reason, deal_cents).await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// Apply an allowed transition: lead row, history, outbox — same transaction.
+pub async fn apply_transition(
+    txn: &impl ConnectionTrait,
+    current: lead::Model,
+    to: LeadStage,
+    actor: &str,
+    reason: Option<String>,
+    deal_cents: Option<i64>,
+) -> AppResult<lead::Model> {
+    let now = validate::now();
+    let from: LeadStage = crate::graphql::enum_from_db(&current.stage);
+    let mut next = current.clone();
+    apply_stage(&mut next, to, now);
+    if let Some(cents) = deal_cents {
+        next.deal_amount_cents = Some(cents);
+    }
+    next.disqualification_reason = if to == LeadStage::Disqualified { reason.clone() } else { None };
+    let saved = save(txn, &current, next).await?;
+    crate::events::record_stage_change(txn, &saved, Some(from), to, actor, reason, now).await?;
+    Ok(saved)
+}
+
+/// `qualifyLead`: record BANT; an MQL with all three confirmed becomes SQL.
+#[tracing::instrument(skip_all, fields(lead_id = id))]
+pub async fn qualify(viewer: &Viewer, db: &DatabaseConnection, id: i64, input: QualificationInput) -> AppResult<lead::Model> {
+    let timeline = validate::text("input.timeline", input.timeline.as_deref(), validate::MAX_STRING)?;
+    let notes = validate::text("input.notes", input.notes.as_deref(), validate::MAX_NOTES)?;
+    let txn = db.begin().await?;
+    let current = lock(&txn, id).await?;
+    authorize(viewer, &current, LeadAction::Qualify)?;
+    let mut next = current.clone();
+    next.qual_budget = input.budget.unwrap_or(current.qual_budget);
+    next.qual_need = input.need.unwrap_or(current.qual_need);
+    next.qual_authority = input.authority.unwrap_or(current.qual_authority);
+    if input.timeline.is_some() {
+        next.qual_timeline = timeline;
+    }
+    if input.notes.is_some() {
+        next.qual_notes = notes;
+    }
+    next.updated_at = validate::now();
+    next.version += 1;
+    let mut saved = save(&txn, &current, next).await?;
+    let complete = lifecycle::missing_bant(saved.qual_budget, saved.qual_need, saved.qual_authority).is_empty();
+    if complete && saved.stage == enum_name(LeadStage::Mql) {
+        saved = apply_transition(&txn, saved, LeadStage::Sql, &viewer.subject, None, None).await?;
+    }
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// `assignLead`: give the lead to a user, or release it (`None`).
+#[tracing::instrument(skip_all, fields(lead_id = id))]
+pub async fn assign(viewer: &Viewer, db: &DatabaseConnection, id: i64, owner: Option<ID>) -> AppResult<lead::Model> {
+    let owner_id = owner.map(|o| ids::decode(NodeType::User, &o, "ownerId")).transpose()?;
+    let txn = db.begin().await?;
+    let current = lock(&txn, id).await?;
+    authorize(viewer, &current, LeadAction::Assign { new_owner: owner_id })?;
+    if let Some(owner_id) = owner_id {
+        let exists = entity::app_user::Entity::find_by_id(owner_id).one(&txn).await?.is_some();
+        if !exists {
+            return Err(AppError::bad_input("ownerId", "no such user"));
+        }
+    }
+    let mut next = current.clone();
+    next.owner_id = owner_id;
+    next.updated_at = validate::now();
+    next.version += 1;
+    let saved = save(&txn, &current, next).await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// Everything `totalCount` needs to count lazily.
+#[derive(Clone, Debug)]
+pub struct LeadCountQuery {
+    condition: Condition,
+}
+
+impl LeadCountQuery {
+    pub async fn count(&self, db: &impl ConnectionTrait) -> AppResult<i64> {
+        let n = lead::Entity::find().filter(self.condition.clone()).count(db).await?;
+        Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+}
+
+/// One page of `leads`.
+pub struct LeadPage {
+    pub rows: Vec<(String, lead::Model)>,
+    pub has_next: bool,
+    pub count_query: LeadCountQuery,
+}
+
+fn filter_condition(viewer: &Viewer, filter: &LeadFilter) -> AppResult<Condition> {
+    let mut cond = scope_condition(policy::lead_scope(viewer));
+    if let Some(stages) = &filter.stages {
+        cond = cond.add(lead::Column::Stage.is_in(stages.iter().map(|s| enum_name(*s))));
+    }
+    if let Some(owner) = &filter.owner_id {
+        cond = cond.add(lead::Column::OwnerId.eq(ids::decode(NodeType::User, owner, "filter.ownerId")?));
+    }
+    match filter.unassigned {
+        Some(true) => cond = cond.add(lead::Column::OwnerId.is_null()),
+        Some(false) => cond = cond.add(lead::Column::OwnerId.is_not_null()),
+        None => {}
+    }
+    if let Some(list) = &filter.persona_ids {
+        let ids = list
+            .iter()
+            .map(|id| ids::decode(NodeType::Persona, id, "filter.personaIds"))
+            .collect::<AppResult<Vec<_>>>()?;
+        cond = cond.add(lead::Column::PersonaId.is_in(ids));
+    }
+    if let Some(list) = &filter.campaign_ids {
+        let ids = list
+            .iter()
+            .map(|id| ids::decode(NodeType::Campaign, id, "filter.campaignIds"))
+            .collect::<AppResult<Vec<_>>>()?;
+        cond = cond.add(lead::Column::SourceCampaignId.is_in(ids));
+    }
+    if let Some(channels) = &filter.channels {
+        cond = cond.add(lead::Column::SourceChannel.is_in(channels.iter().map(|c| enum_name(*c))));
+    }
+    if let Some(min) = filter.score_min {
+        cond = cond.add(lead::Column::Score.gte(min));
+    }
+    if let Some(max) = filter.score_max {
+        cond = cond.add(lead::Column::Score.lte(max));
+    }
+    if let Some(from) = filter.created_from {
+        cond = cond.add(lead::Column::CreatedAt.gte(from.0));
+    }
+    if let Some(to) = filter.created_to {
+        cond = cond.add(lead::Column::CreatedAt.lt(to.0));
+    }
+    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        if search.chars().count() > validate::MAX_STRING {
+            return Err(AppError::bad_input("filter.search", "filter.search must be at most 256 characters"));
+        }
+        let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        cond = cond.add(Expr::col(lead::Column::SearchText).like(LikeExpr::new(format!("%{escaped}%")).escape('\\')));
+    }
+    Ok(cond)
+}
+
+fn order_tag(field: LeadOrderField) -> &'static str {
+    match field {
+        LeadOrderField::Score => "s",
+        LeadOrderField::CreatedAt => "c",
+        LeadOrderField::UpdatedAt => "u",
+        LeadOrderField::StageChangedAt => "t",
+    }
+}
+
+fn order_column(field: LeadOrderField) -> lead::Column {
+    match field {
+        LeadOrderField::Score => lead::Column::Score,
+        LeadOrderField::CreatedAt => lead::Column::CreatedAt,
+        LeadOrderField::UpdatedAt => lead::Column::UpdatedAt,
+        LeadOrderField::StageChangedAt => lead::Column::StageChangedAt,
+    }
+}
+
+fn cursor_of(field: LeadOrderField, lead: &lead::Model) -> String {
+    let value = match field {
+        LeadOrderField::Score => lead.score.to_string(),
+        LeadOrderField::CreatedAt => micros(lead.created_at).to_string(),
+        LeadOrderField::UpdatedAt => micros(lead.updated_at).to_string(),
+        LeadOrderField::StageChangedAt => micros(lead.stage_changed_at).to_string(),
+    };
+    encode_cursor(&[order_tag(field), &value, &lead.id.to_string()])
+}
+
+/// `leads`: a keyset page — `(order column, id)` past the cursor, so a deep
+/// page costs what the first one costs.
+pub async fn list(
+    viewer: &Viewer,
+    db: &impl ConnectionTrait,
+    first: u64,
+    after: Option<&str>,
+    filter: &LeadFilter,
+    order: Option<LeadOrder>,
+) -> AppResult<LeadPage> {
+    let order = order.unwrap_or(LeadOrder { field: LeadOrderField::CreatedAt, direction: SortDirection::Desc });
+    let condition = filter_condition(viewer, filter)?;
+    let column = order_column(order.field);
+    let mut query = lead::Entity::find().filter(condition.clone());
+    if let Some(cursor) = after {
+        let parts = decode_cursor(cursor, order_tag(order.field), 2)?;
+        let id: i64 = parts[1].parse().map_err(|_| AppError::bad_input("after", "after is not a valid cursor"))?;
+        let value: sea_orm::Value = match order.field {
+            LeadOrderField::Score => parts[0]
+                .parse::<i32>()
+                .map_err(|_| AppError::bad_input("after", "after is not a valid cursor"))?
+                .into(),
+            _ => from_micros(&parts[0])?.into(),
+        };
+        let left = Expr::tuple([Expr::col(column), Expr::col(lead::Column::Id)]);
+        let right = Expr::tuple([Expr::val(value), Expr::val(id)]);
+        query = query.filter(match order.direction {
+            SortDirection::Asc => left.gt(right),
+            SortDirection::Desc => left.lt(right),
+        });
+    }
+    query = match order.direction {
+        SortDirection::Asc => query.order_by_asc(column).order_by_asc(lead::Column::Id),
+        SortDirection::Desc => query.order_by_desc(column).order_by_desc(lead::Column::Id),
+    };
+    let mut rows = query.limit(first + 1).all(db).await?;
+    let has_next = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok(LeadPage {
+        rows: rows.into_iter().map(|l| (cursor_of(order.field, &l), l)).collect(),
+        has_next,
+        count_query: LeadCountQuery { condition },
+    })
+}
+
+/// Parse a lead id argument.
+pub fn lead_id(id: &ID, field: &str) -> AppResult<i64> {
+    ids::decode(NodeType::Lead, id, field)
+}
+
+/// Parse a stage name (for the `to` of stored events).
+pub fn stage(name: &str) -> Option<LeadStage> {
+    enum_parse(name)
+}

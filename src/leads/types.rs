@@ -1,0 +1,288 @@
+//! GraphQL types of leads.
+
+use super::lifecycle::LeadStage;
+use crate::app::{AppState, Loaders};
+use crate::error::{ApiResult, AppError};
+use crate::graphql::ids::{NodeType, encode};
+use crate::graphql::pagination::PageInfo;
+use crate::graphql::scalars::{DateTime, Money};
+use crate::interactions::types::{InteractionConnection, InteractionKind};
+use crate::users::types::User;
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use entity::lead;
+
+/// Where a lead came from.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Channel {
+    OrganicSearch,
+    PaidSearch,
+    Social,
+    Email,
+    Content,
+    Webinar,
+    Event,
+    Referral,
+    Direct,
+    Other,
+}
+
+/// An identified contact and where it stands in the funnel.
+pub struct Lead(pub lead::Model);
+
+impl From<lead::Model> for Lead {
+    fn from(m: lead::Model) -> Self {
+        Lead(m)
+    }
+}
+
+/// What sales confirmed about the lead (BANT).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Qualification {
+    pub budget: bool,
+    pub need: bool,
+    /// The contact holds decision power.
+    pub authority: bool,
+    pub timeline: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// One row of a lead's stage history.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct StageChange {
+    /// `null` for the creation.
+    pub from: Option<LeadStage>,
+    pub to: LeadStage,
+    pub at: DateTime,
+    /// The JWT subject that made the change, or `system:scoring`.
+    pub actor: String,
+    pub reason: Option<String>,
+}
+
+impl From<entity::stage_change::Model> for StageChange {
+    fn from(m: entity::stage_change::Model) -> Self {
+        StageChange {
+            from: m.from_stage.as_deref().map(crate::graphql::enum_from_db),
+            to: crate::graphql::enum_from_db(&m.to_stage),
+            at: DateTime(m.at),
+            actor: m.actor,
+            reason: m.reason,
+        }
+    }
+}
+
+#[Object]
+impl Lead {
+    pub async fn id(&self) -> ID {
+        encode(NodeType::Lead, self.0.id)
+    }
+    /// Lower-cased, unique.
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn first_name(&self) -> Option<&str> {
+        self.0.first_name.as_deref()
+    }
+    async fn last_name(&self) -> Option<&str> {
+        self.0.last_name.as_deref()
+    }
+    async fn company(&self) -> Option<&str> {
+        self.0.company.as_deref()
+    }
+    async fn job_title(&self) -> Option<&str> {
+        self.0.job_title.as_deref()
+    }
+    async fn industry(&self) -> Option<&str> {
+        self.0.industry.as_deref()
+    }
+    async fn company_size(&self) -> Option<i32> {
+        self.0.company_size
+    }
+    /// ISO 3166-1 alpha-2, upper case.
+    async fn country(&self) -> Option<&str> {
+        self.0.country.as_deref()
+    }
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+    async fn stage(&self) -> LeadStage {
+        crate::graphql::enum_from_db(&self.0.stage)
+    }
+    /// `fitScore + engagementScore`.
+    async fn score(&self) -> i32 {
+        self.0.score
+    }
+    /// Points of the matching FIT rules.
+    async fn fit_score(&self) -> i32 {
+        self.0.fit_score
+    }
+    /// Points of the ENGAGEMENT rules, decayed and capped.
+    async fn engagement_score(&self) -> i32 {
+        self.0.engagement_score
+    }
+    /// Fit (0..1) to the best-matching persona; `null` when none matches.
+    async fn icp_fit(&self) -> Option<f64> {
+        self.0.icp_fit
+    }
+    async fn source_channel(&self) -> Channel {
+        crate::graphql::enum_from_db(&self.0.source_channel)
+    }
+    /// The sales rep who owns the lead.
+    async fn owner(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        let Some(owner) = self.0.owner_id else { return Ok(None) };
+        let loaders = ctx.data_unchecked::<Loaders>();
+        Ok(loaders.users.load_one(owner).await.map_err(AppError::from)?.map(User::from))
+    }
+    async fn qualification(&self) -> Qualification {
+        Qualification {
+            budget: self.0.qual_budget,
+            need: self.0.qual_need,
+            authority: self.0.qual_authority,
+            timeline: self.0.qual_timeline.clone(),
+            notes: self.0.qual_notes.clone(),
+        }
+    }
+    /// The deal's amount (set moving to OPPORTUNITY or CUSTOMER).
+    async fn deal_amount(&self, ctx: &Context<'_>) -> Option<Money> {
+        let state = ctx.data_unchecked::<AppState>();
+        self.0.deal_amount_cents.map(|c| Money::from_cents(c, state.currency()))
+    }
+    async fn disqualification_reason(&self) -> Option<&str> {
+        self.0.disqualification_reason.as_deref()
+    }
+    /// The lead's interactions, newest first.
+    async fn interactions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+        kinds: Option<Vec<InteractionKind>>,
+    ) -> ApiResult<InteractionConnection> {
+        let loaders = ctx.data_unchecked::<Loaders>();
+        Ok(crate::interactions::service::page_for_lead(loaders, self.0.id, first, after, kinds).await?)
+    }
+    /// Oldest first; the first entry is the creation (`from: null`).
+    async fn stage_history(&self, ctx: &Context<'_>) -> ApiResult<Vec<StageChange>> {
+        let loaders = ctx.data_unchecked::<Loaders>();
+        let rows = loaders.history.load_one(self.0.id).await.map_err(AppError::from)?;
+        Ok(rows.unwrap_or_default().into_iter().map(Into::into).collect())
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
+    }
+    async fn stage_changed_at(&self) -> DateTime {
+        DateTime(self.0.stage_changed_at)
+    }
+    /// Increases with every change; pass as `expectedVersion` to update safely.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct LeadEdge {
+    pub cursor: String,
+    pub node: Lead,
+}
+
+/// A page of leads.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct LeadConnection {
+    pub edges: Vec<LeadEdge>,
+    pub page_info: PageInfo,
+    #[graphql(skip)]
+    pub count_query: super::service::LeadCountQuery,
+}
+
+#[ComplexObject]
+impl LeadConnection {
+    /// Leads matching the filter, over all pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+        let state = ctx.data_unchecked::<AppState>();
+        Ok(self.count_query.count(&state.db.read).await?)
+    }
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum LeadOrderField {
+    Score,
+    CreatedAt,
+    UpdatedAt,
+    StageChangedAt,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SortDirection {
+    Asc,
+    Desc,
+}
+
+/// Sort order of `leads`; ties are broken by id in the same direction.
+#[derive(InputObject, Clone, Copy, Debug)]
+pub struct LeadOrder {
+    pub field: LeadOrderField,
+    pub direction: SortDirection,
+}
+
+/// Every given criterion must hold.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct LeadFilter {
+    pub stages: Option<Vec<LeadStage>>,
+    pub owner_id: Option<ID>,
+    /// `true`: only leads without an owner; `false`: only owned ones.
+    pub unassigned: Option<bool>,
+    pub persona_ids: Option<Vec<ID>>,
+    pub campaign_ids: Option<Vec<ID>>,
+    pub channels: Option<Vec<Channel>>,
+    pub score_min: Option<i32>,
+    pub score_max: Option<i32>,
+    /// Created at or after.
+    pub created_from: Option<DateTime>,
+    /// Created before.
+    pub created_to: Option<DateTime>,
+    /// Case-insensitive match on email, names and company.
+    pub search: Option<String>,
+}
+
+#[derive(InputObject, Clone, Debug)]
+pub struct CreateLeadInput {
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company: Option<String>,
+    pub job_title: Option<String>,
+    pub industry: Option<String>,
+    pub company_size: Option<i32>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    pub phone: Option<String>,
+    /// Default: the campaign's channel, else DIRECT.
+    pub source_channel: Option<Channel>,
+    pub source_campaign_id: Option<ID>,
+}
+
+/// Fields to change; an explicit `null` clears a field.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct UpdateLeadInput {
+    pub first_name: MaybeUndefined<String>,
+    pub last_name: MaybeUndefined<String>,
+    pub company: MaybeUndefined<String>,
+    pub job_title: MaybeUndefined<String>,
+    pub industry: MaybeUndefined<String>,
+    pub company_size: MaybeUndefined<i32>,
+    pub country: MaybeUndefined<String>,
+    pub phone: MaybeUndefined<String>,
+}
+
+/// BANT answers to record; omitted fields keep their value.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct QualificationInput {
+    pub budget: Option<bool>,
+    pub authority: Option<bool>,
+    pub need: Option<bool>,
+    pub timeline: Option<String>,
+    pub notes: Option<String>,
+}

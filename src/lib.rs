@@ -1,0 +1,14 @@
+//! leadgraph: a GraphQL API backend that follows every B2B lead from its
+//! first signal to a sale. See `README.md` and `../shared/DESIGN.md`.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod graphql;
+pub mod interactions;
+pub mod leads;
+pub mod telemetry;
+pub mod users;
+pub mod validate;

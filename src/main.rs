@@ -1,0 +1,25 @@
+use clap::Parser;
+use leadgraph::config::{Cli, Command};
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    leadgraph::telemetry::init(&cli.config);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => leadgraph::app::serve(cli.config).await,
+        Command::Migrate => leadgraph::app::migrate(&cli.config).await,
+        Command::Token(args) => leadgraph::auth::mint_token_command(&cli.config, &args),
+        Command::Schema => {
+            print!("{}", leadgraph::graphql::sdl());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("leadgraph: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

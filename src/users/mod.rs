@@ -1,0 +1,6 @@
+//! Users: one row per JWT subject, created on first sight; `me` and `users`.
+
+pub mod loader;
+pub mod resolver;
+pub mod service;
+pub mod types;
