@@ -12,6 +12,7 @@ use async_graphql::resolver_utils::EnumType as Enum;
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(
     crate::leads::resolver::LeadQuery,
     crate::users::resolver::UserQuery,
@@ -19,6 +20,7 @@ pub struct QueryRoot(
 );
 
 #[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
 pub struct MutationRoot(
     crate::leads::resolver::LeadMutation,
     crate::interactions::resolver::InteractionMutation,
