@@ -9,6 +9,8 @@ pub mod events;
 pub mod graphql;
 pub mod interactions;
 pub mod leads;
+pub mod personas;
+pub mod scoring;
 pub mod telemetry;
 pub mod users;
 pub mod validate;

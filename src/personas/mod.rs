@@ -1,0 +1,3 @@
+//! Personas: ideal customer profiles and a lead's fit to them (DESIGN.md §5).
+
+pub mod fit;
