@@ -33,7 +33,10 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .sqlx_logging(false);
             let db = Database::connect(options).await.map_err(AppError::from)?;
-            Ok(Db { read: db.clone(), write: db })
+            Ok(Db {
+                read: db.clone(),
+                write: db,
+            })
         } else {
             let sqlite = |max: u32| {
                 let mut options = ConnectOptions::new(url.clone());
@@ -52,7 +55,9 @@ impl Db {
                 options
             };
             let write = Database::connect(sqlite(1)).await.map_err(AppError::from)?;
-            let read = Database::connect(sqlite(config.db_pool.clamp(1, 8))).await.map_err(AppError::from)?;
+            let read = Database::connect(sqlite(config.db_pool.clamp(1, 8)))
+                .await
+                .map_err(AppError::from)?;
             Ok(Db { read, write })
         }
     }
@@ -78,8 +83,10 @@ pub struct Loaders {
     pub leads: async_graphql::dataloader::DataLoader<crate::leads::loader::LeadLoader>,
     pub users: async_graphql::dataloader::DataLoader<crate::users::loader::UserLoader>,
     pub history: async_graphql::dataloader::DataLoader<crate::leads::loader::HistoryLoader>,
-    pub interactions: async_graphql::dataloader::DataLoader<crate::interactions::loader::InteractionPageLoader>,
-    pub interaction_counts: async_graphql::dataloader::DataLoader<crate::interactions::loader::InteractionCountLoader>,
+    pub interactions:
+        async_graphql::dataloader::DataLoader<crate::interactions::loader::InteractionPageLoader>,
+    pub interaction_counts:
+        async_graphql::dataloader::DataLoader<crate::interactions::loader::InteractionCountLoader>,
 }
 
 impl Loaders {
@@ -89,11 +96,20 @@ impl Loaders {
         let scope = crate::auth::policy::lead_scope(viewer);
         let make = |l| DataLoader::new(l, tokio::spawn).delay(Duration::from_micros(100));
         Loaders {
-            leads: make(crate::leads::loader::LeadLoader { db: db.clone(), scope }),
-            users: DataLoader::new(crate::users::loader::UserLoader { db: db.clone() }, tokio::spawn)
-                .delay(Duration::from_micros(100)),
-            history: DataLoader::new(crate::leads::loader::HistoryLoader { db: db.clone() }, tokio::spawn)
-                .delay(Duration::from_micros(100)),
+            leads: make(crate::leads::loader::LeadLoader {
+                db: db.clone(),
+                scope,
+            }),
+            users: DataLoader::new(
+                crate::users::loader::UserLoader { db: db.clone() },
+                tokio::spawn,
+            )
+            .delay(Duration::from_micros(100)),
+            history: DataLoader::new(
+                crate::leads::loader::HistoryLoader { db: db.clone() },
+                tokio::spawn,
+            )
+            .delay(Duration::from_micros(100)),
             interactions: DataLoader::new(
                 crate::interactions::loader::InteractionPageLoader { db: db.clone() },
                 tokio::spawn,
@@ -109,15 +125,22 @@ impl Loaders {
 
     /// A lead the viewer may see, by database id.
     pub async fn lead(&self, id: i64) -> AppResult<Option<crate::leads::types::Lead>> {
-        Ok(self.leads.load_one(id).await?.map(crate::leads::types::Lead::from))
+        Ok(self
+            .leads
+            .load_one(id)
+            .await?
+            .map(crate::leads::types::Lead::from))
     }
 }
 
 /// Build the state: connect, migrate, load keys.
 pub async fn build_state(config: Config) -> AppResult<AppState> {
+    crate::telemetry::prometheus();
     let keys = JwtKeys::from_config(&config, true)?;
     let db = Db::connect(&config).await?;
-    migration::Migrator::up(&db.write, None).await.map_err(AppError::from)?;
+    migration::Migrator::up(&db.write, None)
+        .await
+        .map_err(AppError::from)?;
     Ok(AppState {
         db,
         keys: Arc::new(keys),
@@ -137,14 +160,19 @@ pub fn schema(state: &AppState) -> AppSchema {
 
 pub fn router(state: AppState) -> Router {
     let schema = schema(&state);
-    let graphql = crate::graphql::http::GraphqlHttp { schema, state: state.clone() };
+    let graphql = crate::graphql::http::GraphqlHttp {
+        schema,
+        state: state.clone(),
+    };
     Router::new()
         .merge(crate::graphql::http::routes(graphql))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(crate::graphql::http::panic_response))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            crate::graphql::http::panic_response,
+        ))
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
@@ -159,7 +187,10 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn metrics() -> impl IntoResponse {
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         crate::telemetry::prometheus().render(),
     )
 }
@@ -181,7 +212,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
 /// `leadgraph migrate`.
 pub async fn migrate(config: &Config) -> Result<(), String> {
     let db = Db::connect(config).await.map_err(|e| e.to_string())?;
-    migration::Migrator::up(&db.write, None).await.map_err(|e| e.to_string())?;
+    migration::Migrator::up(&db.write, None)
+        .await
+        .map_err(|e| e.to_string())?;
     tracing::info!("migrations applied");
     Ok(())
 }

@@ -5,7 +5,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 #[derive(Debug, Parser)]
-#[command(name = "leadgraph", version, about = "GraphQL API for the B2B lead funnel")]
+#[command(
+    name = "leadgraph",
+    version,
+    about = "GraphQL API for the B2B lead funnel"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub config: Config,
@@ -68,14 +72,29 @@ impl std::str::FromStr for Secret {
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// `sqlite://file.db?mode=rwc` (embedded default) or `postgres://…`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://leadgraph.db?mode=rwc", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://leadgraph.db?mode=rwc",
+        global = true
+    )]
     pub database_url: String,
     /// Address to listen on.
-    #[arg(long, env = "LEADGRAPH_ADDR", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "LEADGRAPH_ADDR",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub addr: SocketAddr,
     /// HS256 secret. Without it and without a public key, a secret is created
     /// once and stored beside the database (mode 0600).
-    #[arg(long, env = "LEADGRAPH_JWT_SECRET", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "LEADGRAPH_JWT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
     pub jwt_secret: Option<Secret>,
     /// PEM public key (RS256, ES256 or EdDSA) to verify tokens with.
     #[arg(long, env = "LEADGRAPH_JWT_PUBLIC_KEY_FILE", global = true)]
@@ -89,13 +108,24 @@ pub struct Config {
     /// Currency of all money amounts.
     #[arg(long, env = "LEADGRAPH_CURRENCY", default_value = "EUR", global = true)]
     pub currency: String,
-    #[arg(long, env = "LEADGRAPH_LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
+    #[arg(
+        long,
+        env = "LEADGRAPH_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        global = true
+    )]
     pub log_format: LogFormat,
     /// Maximum query depth.
     #[arg(long, env = "LEADGRAPH_MAX_DEPTH", default_value_t = 12, global = true)]
     pub max_depth: usize,
     /// Maximum query complexity (fields selected, lists weighted by `first`).
-    #[arg(long, env = "LEADGRAPH_MAX_COMPLEXITY", default_value_t = 2000, global = true)]
+    #[arg(
+        long,
+        env = "LEADGRAPH_MAX_COMPLEXITY",
+        default_value_t = 2000,
+        global = true
+    )]
     pub max_complexity: usize,
     /// Maximum operations in one batched request.
     #[arg(long, env = "LEADGRAPH_MAX_BATCH", default_value_t = 10, global = true)]

@@ -66,7 +66,10 @@ pub fn text(field: &str, value: Option<&str>, max: usize) -> AppResult<Option<St
 
 pub fn non_negative(field: &str, value: Option<i32>) -> AppResult<Option<i32>> {
     match value {
-        Some(v) if v < 0 => Err(AppError::bad_input(field, format!("{field} must not be negative"))),
+        Some(v) if v < 0 => Err(AppError::bad_input(
+            field,
+            format!("{field} must not be negative"),
+        )),
         other => Ok(other),
     }
 }
@@ -92,15 +95,21 @@ pub fn country(field: &str, value: Option<&str>) -> AppResult<Option<String>> {
 /// A money amount: non-negative, at most 2 decimals; returned in cents.
 pub fn amount_cents(field: &str, value: Decimal) -> AppResult<i64> {
     if value.is_sign_negative() && !value.is_zero() {
-        return Err(AppError::bad_input(field, format!("{field} must not be negative")));
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must not be negative"),
+        ));
     }
     if value.normalize().scale() > 2 {
-        return Err(AppError::bad_input(field, format!("{field} has more than 2 decimals")));
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} has more than 2 decimals"),
+        ));
     }
     let cents = value * Decimal::ONE_HUNDRED;
     i64::try_from(cents.trunc())
         .ok()
-        .filter(|c| *c <= 999_999_999_999_99)
+        .filter(|c| *c <= 99_999_999_999_999)
         .ok_or_else(|| AppError::bad_input(field, format!("{field} is too large")))
 }
 
@@ -109,18 +118,27 @@ pub fn cents_to_decimal(cents: i64) -> Decimal {
 }
 
 /// Interaction metadata: a JSON object of at most 16 KiB.
-pub fn metadata(field: &str, value: Option<&serde_json::Value>) -> AppResult<Option<serde_json::Value>> {
+pub fn metadata(
+    field: &str,
+    value: Option<&serde_json::Value>,
+) -> AppResult<Option<serde_json::Value>> {
     match value {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(v @ serde_json::Value::Object(_)) => {
             let size = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
             if size > MAX_METADATA_BYTES {
-                Err(AppError::bad_input(field, format!("{field} must be at most 16 KiB")))
+                Err(AppError::bad_input(
+                    field,
+                    format!("{field} must be at most 16 KiB"),
+                ))
             } else {
                 Ok(Some(v.clone()))
             }
         }
-        Some(_) => Err(AppError::bad_input(field, format!("{field} must be a JSON object"))),
+        Some(_) => Err(AppError::bad_input(
+            field,
+            format!("{field} must be a JSON object"),
+        )),
     }
 }
 
@@ -128,7 +146,10 @@ pub fn metadata(field: &str, value: Option<&serde_json::Value>) -> AppResult<Opt
 pub fn first(value: Option<i32>, default: i32) -> AppResult<u64> {
     let first = value.unwrap_or(default);
     if !(0..=MAX_PAGE).contains(&first) {
-        return Err(AppError::bad_input("first", format!("first must be between 0 and {MAX_PAGE}")));
+        return Err(AppError::bad_input(
+            "first",
+            format!("first must be between 0 and {MAX_PAGE}"),
+        ));
     }
     Ok(first as u64)
 }
@@ -144,15 +165,30 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(email("email", "  Ada@Example.COM ").ok(), Some("ada@example.com".to_owned()));
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@@example.com", "ada@ex..com"] {
+        assert_eq!(
+            email("email", "  Ada@Example.COM ").ok(),
+            Some("ada@example.com".to_owned())
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "ada@@example.com",
+            "ada@ex..com",
+        ] {
             assert!(email("email", bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn countries_are_iso_alpha2() {
-        assert_eq!(country("country", Some("de")).ok(), Some(Some("DE".to_owned())));
+        assert_eq!(
+            country("country", Some("de")).ok(),
+            Some(Some("DE".to_owned()))
+        );
         assert!(country("country", Some("XX")).is_err());
         assert!(country("country", Some("DEU")).is_err());
         assert_eq!(ISO_3166_ALPHA2.split(' ').count(), 249);
@@ -170,7 +206,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn cents_round_trip(c in 0i64..99_999_999_999_99) {
+        fn cents_round_trip(c in 0i64..99_999_999_999_999) {
             prop_assert_eq!(amount_cents("a", cents_to_decimal(c)).ok(), Some(c));
         }
 

@@ -171,22 +171,40 @@ impl MigrationTrait for Migration {
         // Each index serves one filter or one keyset order of `leads` (the id
         // breaks ties, so a cursor is a total order).
         let lead_indexes = [
-            index("ux_lead_email", Lead::Table).col(Lead::Email).unique().to_owned(),
+            index("ux_lead_email", Lead::Table)
+                .col(Lead::Email)
+                .unique()
+                .to_owned(),
             index("ix_lead_stage_score", Lead::Table)
                 .col(Lead::Stage)
                 .col(Lead::Score)
                 .col(Lead::Id)
                 .to_owned(),
-            index("ix_lead_score", Lead::Table).col(Lead::Score).col(Lead::Id).to_owned(),
-            index("ix_lead_created", Lead::Table).col(Lead::CreatedAt).col(Lead::Id).to_owned(),
-            index("ix_lead_updated", Lead::Table).col(Lead::UpdatedAt).col(Lead::Id).to_owned(),
+            index("ix_lead_score", Lead::Table)
+                .col(Lead::Score)
+                .col(Lead::Id)
+                .to_owned(),
+            index("ix_lead_created", Lead::Table)
+                .col(Lead::CreatedAt)
+                .col(Lead::Id)
+                .to_owned(),
+            index("ix_lead_updated", Lead::Table)
+                .col(Lead::UpdatedAt)
+                .col(Lead::Id)
+                .to_owned(),
             index("ix_lead_stage_changed", Lead::Table)
                 .col(Lead::StageChangedAt)
                 .col(Lead::Id)
                 .to_owned(),
-            index("ix_lead_owner", Lead::Table).col(Lead::OwnerId).to_owned(),
-            index("ix_lead_campaign", Lead::Table).col(Lead::SourceCampaignId).to_owned(),
-            index("ix_lead_persona", Lead::Table).col(Lead::PersonaId).to_owned(),
+            index("ix_lead_owner", Lead::Table)
+                .col(Lead::OwnerId)
+                .to_owned(),
+            index("ix_lead_campaign", Lead::Table)
+                .col(Lead::SourceCampaignId)
+                .to_owned(),
+            index("ix_lead_persona", Lead::Table)
+                .col(Lead::PersonaId)
+                .to_owned(),
         ];
         for stmt in lead_indexes {
             manager.create_index(stmt).await?;
@@ -294,7 +312,9 @@ impl MigrationTrait for Migration {
             Lead::Table.into_iden(),
             AppUser::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -46,7 +46,9 @@ pub struct JwtKeys {
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtKeys").field("algorithm", &self.validation.algorithms).finish()
+        f.debug_struct("JwtKeys")
+            .field("algorithm", &self.validation.algorithms)
+            .finish()
     }
 }
 
@@ -65,7 +67,9 @@ impl JwtKeys {
                 None => load_or_create_secret(&config.secret_file(), create)?,
             };
             if secret.0.len() < 32 {
-                return Err(AppError::internal("LEADGRAPH_JWT_SECRET must be at least 32 bytes"));
+                return Err(AppError::internal(
+                    "LEADGRAPH_JWT_SECRET must be at least 32 bytes",
+                ));
             }
             (
                 DecodingKey::from_secret(secret.0.as_bytes()),
@@ -167,7 +171,9 @@ fn public_key(pem: &[u8]) -> AppResult<(DecodingKey, Algorithm)> {
     if let Ok(key) = DecodingKey::from_ed_pem(pem) {
         return Ok((key, Algorithm::EdDSA));
     }
-    Err(AppError::internal("LEADGRAPH_JWT_PUBLIC_KEY_FILE is not an RSA, EC P-256 or Ed25519 public key PEM"))
+    Err(AppError::internal(
+        "LEADGRAPH_JWT_PUBLIC_KEY_FILE is not an RSA, EC P-256 or Ed25519 public key PEM",
+    ))
 }
 
 fn load_or_create_secret(path: &Path, create: bool) -> AppResult<Secret> {
@@ -175,7 +181,8 @@ fn load_or_create_secret(path: &Path, create: bool) -> AppResult<Secret> {
         Ok(text) => Ok(Secret(text.trim().to_owned())),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound && create => {
             let bytes: [u8; 48] = rand::rng().random();
-            let secret = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+            let secret =
+                base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
             write_private(path, &secret)
                 .map_err(|e| AppError::internal(format!("writing {}: {e}", path.display())))?;
             tracing::info!(
@@ -208,8 +215,13 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 fn self_test() -> AppResult<()> {
     let result = std::panic::catch_unwind(|| {
         let key = b"leadgraph-self-test-key-of-32-bytes!";
-        let claims = serde_json::json!({"sub": "self-test", "exp": chrono::Utc::now().timestamp() + 60});
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(key))?;
+        let claims =
+            serde_json::json!({"sub": "self-test", "exp": chrono::Utc::now().timestamp() + 60});
+        let token = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(key),
+        )?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.validate_aud = false;
         decode::<serde_json::Value>(&token, &DecodingKey::from_secret(key), &validation).map(|_| ())
@@ -217,6 +229,8 @@ fn self_test() -> AppResult<()> {
     match result {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(AppError::internal(format!("JWT self-test failed: {e}"))),
-        Err(_) => Err(AppError::internal("JWT self-test panicked: check jsonwebtoken's crypto backend feature")),
+        Err(_) => Err(AppError::internal(
+            "JWT self-test panicked: check jsonwebtoken's crypto backend feature",
+        )),
     }
 }

@@ -31,12 +31,22 @@ pub struct Viewer {
 
 /// `leadgraph token`: print a signed token for the configured HS256 secret.
 pub fn mint_token_command(config: &Config, args: &TokenArgs) -> Result<(), String> {
-    let role = crate::graphql::enum_parse::<Role>(&args.role.to_uppercase())
-        .ok_or_else(|| format!("unknown role {:?}: use ADMIN, MARKETING, SALES or INGEST", args.role))?;
+    let role = crate::graphql::enum_parse::<Role>(&args.role.to_uppercase()).ok_or_else(|| {
+        format!(
+            "unknown role {:?}: use ADMIN, MARKETING, SALES or INGEST",
+            args.role
+        )
+    })?;
     let keys = jwt::JwtKeys::from_config(config, true).map_err(|e| e.to_string())?;
     let ttl = i64::try_from(args.ttl.as_secs()).map_err(|_| "ttl too long".to_owned())?;
     let token = keys
-        .mint(&args.sub, role, ttl, args.name.as_deref(), args.email.as_deref())
+        .mint(
+            &args.sub,
+            role,
+            ttl,
+            args.name.as_deref(),
+            args.email.as_deref(),
+        )
         .map_err(|e| e.to_string())?;
     println!("{token}");
     Ok(())

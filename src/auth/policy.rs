@@ -62,10 +62,14 @@ impl LeadScope {
 pub enum LeadAction {
     UpdateFields,
     RecordInteraction(InteractionKind),
-    Transition { to: LeadStage },
+    Transition {
+        to: LeadStage,
+    },
     Qualify,
     /// `new_owner`: the user the lead goes to (`None` = release).
-    Assign { new_owner: Option<i64> },
+    Assign {
+        new_owner: Option<i64>,
+    },
     Merge,
     Erase,
 }
@@ -86,14 +90,23 @@ pub fn may_write_leads(role: Role) -> bool {
 
 /// May `viewer` do `action` to `lead`? INGEST, being write-only, records
 /// interactions on leads it cannot see.
-pub fn authorize_lead(viewer: &Viewer, lead: LeadFacts, action: LeadAction) -> Result<Requirement, Denied> {
+pub fn authorize_lead(
+    viewer: &Viewer,
+    lead: LeadFacts,
+    action: LeadAction,
+) -> Result<Requirement, Denied> {
     let role = viewer.role;
     let ingest_write = role == Role::Ingest && matches!(action, LeadAction::RecordInteraction(_));
     if !ingest_write && !lead_scope(viewer).admits(lead) {
         return Err(Denied::Invisible);
     }
     let own_or_unowned = lead.owner_id.is_none() || lead.owner_id == Some(viewer.user_id);
-    let forbid = |what: &str| Err(Denied::Forbidden(format!("{} may not {what}", role_name(role))));
+    let forbid = |what: &str| {
+        Err(Denied::Forbidden(format!(
+            "{} may not {what}",
+            role_name(role)
+        )))
+    };
     match action {
         LeadAction::UpdateFields => match role {
             Role::Admin | Role::Marketing => Ok(Requirement::Nothing),
@@ -103,23 +116,31 @@ pub fn authorize_lead(viewer: &Viewer, lead: LeadFacts, action: LeadAction) -> R
         },
         LeadAction::RecordInteraction(kind) => match role {
             Role::Admin | Role::Marketing | Role::Ingest => Ok(Requirement::Nothing),
-            Role::Sales if !own_or_unowned => forbid("record interactions on a lead owned by someone else"),
+            Role::Sales if !own_or_unowned => {
+                forbid("record interactions on a lead owned by someone else")
+            }
             Role::Sales if SALES_INTERACTION_KINDS.contains(&kind) => Ok(Requirement::Nothing),
-            Role::Sales => forbid("record this kind of interaction (only CALL, MEETING, EMAIL_REPLY)"),
+            Role::Sales => {
+                forbid("record this kind of interaction (only CALL, MEETING, EMAIL_REPLY)")
+            }
         },
-        LeadAction::Transition { to } => match lifecycle::check(Actor::User(role), lead.stage, to) {
-            Ok(requirement) => Ok(requirement),
-            Err(TransitionError::NotInTable { from, to }) => Err(Denied::InvalidTransition(format!(
-                "a lead cannot move from {} to {}",
-                stage_name(from),
-                stage_name(to)
-            ))),
-            Err(TransitionError::NotForActor { from, to }) => forbid(&format!(
-                "move a lead from {} to {}",
-                stage_name(from),
-                stage_name(to)
-            )),
-        },
+        LeadAction::Transition { to } => {
+            match lifecycle::check(Actor::User(role), lead.stage, to) {
+                Ok(requirement) => Ok(requirement),
+                Err(TransitionError::NotInTable { from, to }) => {
+                    Err(Denied::InvalidTransition(format!(
+                        "a lead cannot move from {} to {}",
+                        stage_name(from),
+                        stage_name(to)
+                    )))
+                }
+                Err(TransitionError::NotForActor { from, to }) => forbid(&format!(
+                    "move a lead from {} to {}",
+                    stage_name(from),
+                    stage_name(to)
+                )),
+            }
+        }
         LeadAction::Qualify => match role {
             Role::Admin => Ok(Requirement::Nothing),
             Role::Sales if own_or_unowned => Ok(Requirement::Nothing),
@@ -131,7 +152,9 @@ pub fn authorize_lead(viewer: &Viewer, lead: LeadFacts, action: LeadAction) -> R
             Role::Sales => match (lead.owner_id, new_owner) {
                 (None, Some(to)) if to == viewer.user_id => Ok(Requirement::Nothing),
                 (Some(from), None) if from == viewer.user_id => Ok(Requirement::Nothing),
-                _ => forbid("assign leads other than claiming an unowned lead or releasing their own"),
+                _ => forbid(
+                    "assign leads other than claiming an unowned lead or releasing their own",
+                ),
             },
             _ => forbid("assign leads"),
         },
@@ -230,7 +253,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn viewer(role: Role, user_id: i64) -> Viewer {
-        Viewer { user_id, subject: format!("user{user_id}"), role, expires_at: i64::MAX }
+        Viewer {
+            user_id,
+            subject: format!("user{user_id}"),
+            role,
+            expires_at: i64::MAX,
+        }
     }
 
     fn facts(stage: LeadStage, owner_id: Option<i64>) -> LeadFacts {
@@ -261,7 +289,9 @@ mod tests {
         let other = facts(LeadStage::Sql, Some(8));
         assert!(authorize_lead(&sales, other, LeadAction::Assign { new_owner: Some(7) }).is_err());
         let marketing = viewer(Role::Marketing, 1);
-        assert!(authorize_lead(&marketing, lead, LeadAction::Assign { new_owner: Some(1) }).is_err());
+        assert!(
+            authorize_lead(&marketing, lead, LeadAction::Assign { new_owner: Some(1) }).is_err()
+        );
         let admin = viewer(Role::Admin, 1);
         assert!(authorize_lead(&admin, other, LeadAction::Assign { new_owner: Some(9) }).is_ok());
     }
@@ -270,9 +300,20 @@ mod tests {
     fn sales_records_only_personal_kinds() {
         let sales = viewer(Role::Sales, 7);
         let lead = facts(LeadStage::Mql, None);
-        assert!(authorize_lead(&sales, lead, LeadAction::RecordInteraction(InteractionKind::Call)).is_ok());
+        assert!(
+            authorize_lead(
+                &sales,
+                lead,
+                LeadAction::RecordInteraction(InteractionKind::Call)
+            )
+            .is_ok()
+        );
         assert!(matches!(
-            authorize_lead(&sales, lead, LeadAction::RecordInteraction(InteractionKind::PageVisit)),
+            authorize_lead(
+                &sales,
+                lead,
+                LeadAction::RecordInteraction(InteractionKind::PageVisit)
+            ),
             Err(Denied::Forbidden(_))
         ));
     }
@@ -281,8 +322,18 @@ mod tests {
     fn ingest_writes_blind_and_reads_nothing() {
         let ingest = viewer(Role::Ingest, 3);
         let lead = facts(LeadStage::Lead, None);
-        assert!(authorize_lead(&ingest, lead, LeadAction::RecordInteraction(InteractionKind::PageVisit)).is_ok());
-        assert_eq!(authorize_lead(&ingest, lead, LeadAction::UpdateFields), Err(Denied::Invisible));
+        assert!(
+            authorize_lead(
+                &ingest,
+                lead,
+                LeadAction::RecordInteraction(InteractionKind::PageVisit)
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            authorize_lead(&ingest, lead, LeadAction::UpdateFields),
+            Err(Denied::Invisible)
+        );
         assert!(!allows(Role::Ingest, Capability::Subscribe));
         assert!(!allows(Role::Ingest, Capability::ListUsers));
     }
@@ -311,7 +362,12 @@ mod tests {
     }
 
     fn any_role() -> impl Strategy<Value = Role> {
-        prop::sample::select(vec![Role::Admin, Role::Marketing, Role::Sales, Role::Ingest])
+        prop::sample::select(vec![
+            Role::Admin,
+            Role::Marketing,
+            Role::Sales,
+            Role::Ingest,
+        ])
     }
     fn any_stage() -> impl Strategy<Value = LeadStage> {
         prop::sample::select(LeadStage::ALL.to_vec())

@@ -55,11 +55,18 @@ pub fn decode_any(id: &str) -> Option<(NodeType, i64)> {
 pub fn decode(kind: NodeType, id: &str, field: &str) -> AppResult<i64> {
     match decode_any(id) {
         Some((k, n)) if k == kind => Ok(n),
-        _ => Err(AppError::bad_input(field, format!("{field} is not a valid {} id", kind.name()))),
+        _ => Err(AppError::bad_input(
+            field,
+            format!("{field} is not a valid {} id", kind.name()),
+        )),
     }
 }
 
 /// An object with a global id.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "short-lived, one per node() call"
+)]
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID"))]
 pub enum Node {
@@ -83,14 +90,17 @@ impl NodeQuery {
         let loaders = ctx.data_unchecked::<crate::app::Loaders>();
         Ok(match kind {
             NodeType::Lead => loaders.lead(number).await?.map(Node::Lead),
-            NodeType::User => {
-                crate::users::service::visible_user(viewer, loaders, number).await?.map(Node::User)
-            }
-            NodeType::Interaction => {
-                crate::interactions::service::visible_interaction(viewer, &super::state(ctx).db, loaders, number)
-                    .await?
-                    .map(Node::Interaction)
-            }
+            NodeType::User => crate::users::service::visible_user(viewer, loaders, number)
+                .await?
+                .map(Node::User),
+            NodeType::Interaction => crate::interactions::service::visible_interaction(
+                viewer,
+                &super::state(ctx).db,
+                loaders,
+                number,
+            )
+            .await?
+            .map(Node::Interaction),
             _ => None,
         })
     }

@@ -37,18 +37,25 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_depth: 12, max_complexity: 2000 }
+        Limits {
+            max_depth: 12,
+            max_complexity: 2000,
+        }
     }
 }
 
 /// The schema without runtime data; the server adds its state with `.data()`.
 pub fn schema_builder(limits: Limits) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .limit_recursive_depth(32)
-        .limit_directives(20)
-        .disable_suggestions()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .limit_recursive_depth(32)
+    .limit_directives(20)
+    .disable_suggestions()
 }
 
 /// The SDL of the full schema, sorted, as checked in at `schema/schema.graphql`.
@@ -84,7 +91,10 @@ pub fn enum_name<T: Enum>(value: T) -> &'static str {
 
 /// Parse an enum value from its GraphQL name.
 pub fn enum_parse<T: Enum>(name: &str) -> Option<T> {
-    T::items().iter().find(|item| item.name == name).map(|item| item.value)
+    T::items()
+        .iter()
+        .find(|item| item.name == name)
+        .map(|item| item.value)
 }
 
 /// Parse a stored enum value; a bad one is a database inconsistency.

@@ -22,7 +22,9 @@ pub fn encode_cursor(parts: &[&str]) -> String {
 /// Decode a cursor made by [`encode_cursor`] whose first part is `tag`.
 pub fn decode_cursor(cursor: &str, tag: &str, parts: usize) -> AppResult<Vec<String>> {
     let bad = || AppError::bad_input("after", "after is not a cursor of this list and order");
-    let bytes = URL_SAFE_NO_PAD.decode(cursor.as_bytes()).map_err(|_| bad())?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor.as_bytes())
+        .map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let mut pieces: Vec<String> = text.split('|').map(str::to_owned).collect();
     if pieces.len() != parts + 1 || pieces[0] != tag {

@@ -32,7 +32,11 @@ impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
             Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
-                .map(|t| DateTime(crate::validate::truncate_micros(t.with_timezone(&chrono::Utc))))
+                .map(|t| {
+                    DateTime(crate::validate::truncate_micros(
+                        t.with_timezone(&chrono::Utc),
+                    ))
+                })
                 .map_err(|_| InputValueError::custom("expected an RFC 3339 timestamp")),
             _ => Err(InputValueError::expected_type(value)),
         }

@@ -6,8 +6,8 @@ use async_graphql::dataloader::Loader;
 use entity::interaction;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use std::collections::HashMap;
 
@@ -46,7 +46,10 @@ impl Loader<InteractionPageKey> for InteractionPageLoader {
     type Value = InteractionPage;
     type Error = AppError;
 
-    async fn load(&self, keys: &[InteractionPageKey]) -> Result<HashMap<InteractionPageKey, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[InteractionPageKey],
+    ) -> Result<HashMap<InteractionPageKey, Self::Value>, Self::Error> {
         let mut result = HashMap::new();
         // Keys that differ only by lead share one windowed query.
         let mut groups: HashMap<(u64, Vec<&'static str>), Vec<i64>> = HashMap::new();
@@ -55,11 +58,15 @@ impl Loader<InteractionPageKey> for InteractionPageLoader {
                 let mut query = interaction::Entity::find()
                     .filter(interaction::Column::LeadId.eq(key.lead_id))
                     .filter(
-                        Expr::tuple([Expr::col(interaction::Column::OccurredAt), Expr::col(interaction::Column::Id)])
-                            .lt(Expr::tuple([Expr::val(at), Expr::val(id)])),
+                        Expr::tuple([
+                            Expr::col(interaction::Column::OccurredAt),
+                            Expr::col(interaction::Column::Id),
+                        ])
+                        .lt(Expr::tuple([Expr::val(at), Expr::val(id)])),
                     );
                 if !key.kinds.is_empty() {
-                    query = query.filter(interaction::Column::Kind.is_in(key.kinds.iter().copied()));
+                    query =
+                        query.filter(interaction::Column::Kind.is_in(key.kinds.iter().copied()));
                 }
                 let mut rows = query
                     .order_by_desc(interaction::Column::OccurredAt)
@@ -71,7 +78,10 @@ impl Loader<InteractionPageKey> for InteractionPageLoader {
                 rows.truncate(key.first as usize);
                 result.insert(key.clone(), InteractionPage { rows, has_next });
             } else {
-                groups.entry((key.first, key.kinds.clone())).or_default().push(key.lead_id);
+                groups
+                    .entry((key.first, key.kinds.clone()))
+                    .or_default()
+                    .push(key.lead_id);
             }
         }
         let backend = self.db.get_database_backend();
@@ -85,7 +95,10 @@ impl Loader<InteractionPageKey> for InteractionPageLoader {
                 placeholders(backend, 1, lead_ids.len())
             );
             if !kinds.is_empty() {
-                sql.push_str(&format!(" AND i.kind IN ({})", placeholders(backend, values.len() + 1, kinds.len())));
+                sql.push_str(&format!(
+                    " AND i.kind IN ({})",
+                    placeholders(backend, values.len() + 1, kinds.len())
+                ));
                 values.extend(kinds.iter().map(|k| sea_orm::Value::from(*k)));
             }
             let limit_at = values.len() + 1;
@@ -94,7 +107,10 @@ impl Loader<InteractionPageKey> for InteractionPageLoader {
                 placeholders(backend, limit_at, 1)
             ));
             values.push(i64::try_from(first + 1).unwrap_or(i64::MAX).into());
-            let rows = self.db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+            let rows = self
+                .db
+                .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+                .await?;
             let mut pages: HashMap<i64, InteractionPage> = HashMap::new();
             for row in rows {
                 let model = interaction::Model::from_query_result(&row, "")?;
@@ -106,7 +122,12 @@ impl Loader<InteractionPageKey> for InteractionPageLoader {
                 }
             }
             for lead_id in lead_ids {
-                let key = InteractionPageKey { lead_id, first, after: None, kinds: kinds.clone() };
+                let key = InteractionPageKey {
+                    lead_id,
+                    first,
+                    after: None,
+                    kinds: kinds.clone(),
+                };
                 result.insert(key, pages.remove(&lead_id).unwrap_or_default());
             }
         }
@@ -129,10 +150,16 @@ impl Loader<InteractionCountKey> for InteractionCountLoader {
     type Value = i64;
     type Error = AppError;
 
-    async fn load(&self, keys: &[InteractionCountKey]) -> Result<HashMap<InteractionCountKey, i64>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[InteractionCountKey],
+    ) -> Result<HashMap<InteractionCountKey, i64>, Self::Error> {
         let mut groups: HashMap<Vec<&'static str>, Vec<i64>> = HashMap::new();
         for key in keys {
-            groups.entry(key.kinds.clone()).or_default().push(key.lead_id);
+            groups
+                .entry(key.kinds.clone())
+                .or_default()
+                .push(key.lead_id);
         }
         let mut result = HashMap::new();
         for (kinds, lead_ids) in groups {
@@ -148,7 +175,10 @@ impl Loader<InteractionCountKey> for InteractionCountLoader {
             let counts: Vec<(i64, i64)> = query.into_tuple().all(&self.db).await?;
             let counts: HashMap<i64, i64> = counts.into_iter().collect();
             for lead_id in lead_ids {
-                let key = InteractionCountKey { lead_id, kinds: kinds.clone() };
+                let key = InteractionCountKey {
+                    lead_id,
+                    kinds: kinds.clone(),
+                };
                 result.insert(key, counts.get(&lead_id).copied().unwrap_or(0));
             }
         }

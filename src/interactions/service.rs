@@ -2,12 +2,12 @@
 
 use super::loader::{InteractionCountKey, InteractionPageKey};
 use super::types::{
-    BatchError, BatchResult, CaptureLeadInput, Interaction, InteractionConnection, InteractionEdge, InteractionKind,
-    RecordInteractionInput,
+    BatchError, BatchResult, CaptureLeadInput, Interaction, InteractionConnection, InteractionEdge,
+    InteractionKind, RecordInteractionInput,
 };
 use crate::app::Loaders;
-use crate::auth::policy::{self, Capability, LeadAction};
 use crate::auth::Viewer;
+use crate::auth::policy::{self, Capability, LeadAction};
 use crate::error::{AppError, AppResult};
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::pagination::{PageInfo, decode_cursor, encode_cursor, from_micros, micros};
@@ -17,8 +17,8 @@ use crate::leads::types::Channel;
 use crate::validate;
 use entity::{interaction, lead};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
-    TryInsertResult,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionTrait, TryInsertResult,
 };
 use std::collections::HashMap;
 
@@ -44,7 +44,12 @@ fn prepare(input: &RecordInteractionInput, prefix: &str) -> AppResult<Prepared> 
     let lead = match (&input.lead_id, &input.lead_email) {
         (Some(id), None) => LeadRef::Id(ids::decode(NodeType::Lead, id, &f("leadId"))?),
         (None, Some(email)) => LeadRef::Email(validate::email(&f("leadEmail"), email)?),
-        _ => return Err(AppError::bad_input(f("leadId"), "give exactly one of leadId and leadEmail")),
+        _ => {
+            return Err(AppError::bad_input(
+                f("leadId"),
+                "give exactly one of leadId and leadEmail",
+            ));
+        }
     };
     if let Some(id) = &input.campaign_id {
         ids::decode(NodeType::Campaign, id, &f("campaignId"))?;
@@ -55,7 +60,11 @@ fn prepare(input: &RecordInteractionInput, prefix: &str) -> AppResult<Prepared> 
         kind: input.kind,
         occurred_at: input.occurred_at.map(|t| t.0).unwrap_or_else(validate::now),
         channel: input.channel,
-        external_id: validate::text(&f("externalId"), input.external_id.as_deref(), validate::MAX_STRING)?,
+        external_id: validate::text(
+            &f("externalId"),
+            input.external_id.as_deref(),
+            validate::MAX_STRING,
+        )?,
         metadata: validate::metadata(&f("metadata"), input.metadata.as_ref().map(|j| &j.0))?,
     })
 }
@@ -74,7 +83,10 @@ fn active(p: &Prepared, lead_id: i64) -> interaction::ActiveModel {
     }
 }
 
-async fn find_by_external_id(db: &impl ConnectionTrait, external_id: &str) -> AppResult<Option<interaction::Model>> {
+async fn find_by_external_id(
+    db: &impl ConnectionTrait,
+    external_id: &str,
+) -> AppResult<Option<interaction::Model>> {
     Ok(interaction::Entity::find()
         .filter(interaction::Column::ExternalId.eq(external_id))
         .one(db)
@@ -84,13 +96,22 @@ async fn find_by_external_id(db: &impl ConnectionTrait, external_id: &str) -> Ap
 async fn lead_for(db: &impl ConnectionTrait, lead: &LeadRef) -> AppResult<Option<lead::Model>> {
     Ok(match lead {
         LeadRef::Id(id) => lead::Entity::find_by_id(*id).one(db).await?,
-        LeadRef::Email(email) => lead::Entity::find().filter(lead::Column::Email.eq(email.as_str())).one(db).await?,
+        LeadRef::Email(email) => {
+            lead::Entity::find()
+                .filter(lead::Column::Email.eq(email.as_str()))
+                .one(db)
+                .await?
+        }
     })
 }
 
 /// Insert one interaction for `lead` unless its externalId is stored already;
 /// returns the stored interaction and whether it is new.
-async fn insert_one(txn: &impl ConnectionTrait, p: &Prepared, lead_id: i64) -> AppResult<(interaction::Model, bool)> {
+async fn insert_one(
+    txn: &impl ConnectionTrait,
+    p: &Prepared,
+    lead_id: i64,
+) -> AppResult<(interaction::Model, bool)> {
     let result = interaction::Entity::insert(active(p, lead_id))
         .on_conflict_do_nothing_on([interaction::Column::ExternalId])
         .exec_with_returning(txn)
@@ -99,9 +120,9 @@ async fn insert_one(txn: &impl ConnectionTrait, p: &Prepared, lead_id: i64) -> A
         TryInsertResult::Inserted(model) => Ok((model, true)),
         _ => {
             let key = p.external_id.as_deref().unwrap_or_default();
-            let existing = find_by_external_id(txn, key)
-                .await?
-                .ok_or_else(|| AppError::internal("interaction conflict without a stored externalId"))?;
+            let existing = find_by_external_id(txn, key).await?.ok_or_else(|| {
+                AppError::internal("interaction conflict without a stored externalId")
+            })?;
             Ok((existing, false))
         }
     }
@@ -109,16 +130,22 @@ async fn insert_one(txn: &impl ConnectionTrait, p: &Prepared, lead_id: i64) -> A
 
 /// `recordInteraction`.
 #[tracing::instrument(skip_all, fields(subject = %viewer.subject))]
-pub async fn record(viewer: &Viewer, db: &DatabaseConnection, input: RecordInteractionInput) -> AppResult<interaction::Model> {
+pub async fn record(
+    viewer: &Viewer,
+    db: &DatabaseConnection,
+    input: RecordInteractionInput,
+) -> AppResult<interaction::Model> {
     policy::require(viewer, Capability::RecordInteractions)?;
     let prepared = prepare(&input, "input.")?;
     let txn = db.begin().await?;
-    if let Some(key) = &prepared.external_id {
-        if let Some(existing) = find_by_external_id(&txn, key).await? {
-            return Ok(existing);
-        }
+    if let Some(key) = &prepared.external_id
+        && let Some(existing) = find_by_external_id(&txn, key).await?
+    {
+        return Ok(existing);
     }
-    let lead = lead_for(&txn, &prepared.lead).await?.ok_or_else(|| AppError::not_found("lead"))?;
+    let lead = lead_for(&txn, &prepared.lead)
+        .await?
+        .ok_or_else(|| AppError::not_found("lead"))?;
     leads::authorize(viewer, &lead, LeadAction::RecordInteraction(prepared.kind))?;
     let (stored, _) = insert_one(&txn, &prepared, lead.id).await?;
     txn.commit().await?;
@@ -128,10 +155,17 @@ pub async fn record(viewer: &Viewer, db: &DatabaseConnection, input: RecordInter
 /// `recordInteractions`: each bad item reported by index, the good ones
 /// recorded together in one transaction.
 #[tracing::instrument(skip_all, fields(subject = %viewer.subject, items = inputs.len()))]
-pub async fn record_batch(viewer: &Viewer, db: &DatabaseConnection, inputs: Vec<RecordInteractionInput>) -> AppResult<BatchResult> {
+pub async fn record_batch(
+    viewer: &Viewer,
+    db: &DatabaseConnection,
+    inputs: Vec<RecordInteractionInput>,
+) -> AppResult<BatchResult> {
     policy::require(viewer, Capability::RecordInteractions)?;
     if inputs.len() > validate::MAX_BATCH {
-        return Err(AppError::LimitExceeded(format!("a batch holds at most {} items", validate::MAX_BATCH)));
+        return Err(AppError::LimitExceeded(format!(
+            "a batch holds at most {} items",
+            validate::MAX_BATCH
+        )));
     }
     let mut errors = Vec::new();
     let mut prepared = Vec::with_capacity(inputs.len());
@@ -143,19 +177,36 @@ pub async fn record_batch(viewer: &Viewer, db: &DatabaseConnection, inputs: Vec<
     }
     let txn = db.begin().await?;
     // Two queries resolve every lead of the batch.
-    let ids: Vec<i64> = prepared.iter().filter_map(|(_, p)| match &p.lead { LeadRef::Id(id) => Some(*id), _ => None }).collect();
+    let ids: Vec<i64> = prepared
+        .iter()
+        .filter_map(|(_, p)| match &p.lead {
+            LeadRef::Id(id) => Some(*id),
+            _ => None,
+        })
+        .collect();
     let emails: Vec<String> = prepared
         .iter()
-        .filter_map(|(_, p)| match &p.lead { LeadRef::Email(e) => Some(e.clone()), _ => None })
+        .filter_map(|(_, p)| match &p.lead {
+            LeadRef::Email(e) => Some(e.clone()),
+            _ => None,
+        })
         .collect();
     let mut found: HashMap<LeadRef, lead::Model> = HashMap::new();
     if !ids.is_empty() {
-        for l in lead::Entity::find().filter(lead::Column::Id.is_in(ids)).all(&txn).await? {
+        for l in lead::Entity::find()
+            .filter(lead::Column::Id.is_in(ids))
+            .all(&txn)
+            .await?
+        {
             found.insert(LeadRef::Id(l.id), l);
         }
     }
     if !emails.is_empty() {
-        for l in lead::Entity::find().filter(lead::Column::Email.is_in(emails)).all(&txn).await? {
+        for l in lead::Entity::find()
+            .filter(lead::Column::Email.is_in(emails))
+            .all(&txn)
+            .await?
+        {
             found.insert(LeadRef::Email(l.email.clone()), l);
         }
     }
@@ -164,7 +215,9 @@ pub async fn record_batch(viewer: &Viewer, db: &DatabaseConnection, inputs: Vec<
         let outcome = found
             .get(&p.lead)
             .ok_or_else(|| AppError::not_found("lead"))
-            .and_then(|l| leads::authorize(viewer, l, LeadAction::RecordInteraction(p.kind)).map(|_| l.id));
+            .and_then(|l| {
+                leads::authorize(viewer, l, LeadAction::RecordInteraction(p.kind)).map(|_| l.id)
+            });
         match outcome {
             Ok(lead_id) => rows.push(active(p, lead_id)),
             Err(err) => errors.push(batch_error(*index, &err)),
@@ -213,10 +266,18 @@ pub struct Captured {
 /// `captureLead`: upsert the lead by email (an existing lead keeps its stage
 /// and owner and gains missing attributes), record a FORM_SUBMIT.
 #[tracing::instrument(skip_all, fields(subject = %viewer.subject))]
-pub async fn capture(viewer: &Viewer, db: &DatabaseConnection, input: CaptureLeadInput) -> AppResult<Captured> {
+pub async fn capture(
+    viewer: &Viewer,
+    db: &DatabaseConnection,
+    input: CaptureLeadInput,
+) -> AppResult<Captured> {
     policy::require(viewer, Capability::CaptureLead)?;
     let new = leads::validate_new(&input.lead, "input.lead.")?;
-    let external_id = validate::text("input.externalId", input.external_id.as_deref(), validate::MAX_STRING)?;
+    let external_id = validate::text(
+        "input.externalId",
+        input.external_id.as_deref(),
+        validate::MAX_STRING,
+    )?;
     let metadata = validate::metadata("input.metadata", input.metadata.as_ref().map(|j| &j.0))?;
     // A concurrent capture of the same new email loses the insert race once;
     // the retry finds the lead and updates it instead.
@@ -238,10 +299,14 @@ async fn capture_once(
     metadata: Option<serde_json::Value>,
 ) -> AppResult<Captured> {
     let txn = db.begin().await?;
-    if let Some(key) = &external_id {
-        if let Some(existing) = find_by_external_id(&txn, key).await? {
-            return Ok(Captured { lead_id: existing.lead_id, created: false, interaction_id: existing.id });
-        }
+    if let Some(key) = &external_id
+        && let Some(existing) = find_by_external_id(&txn, key).await?
+    {
+        return Ok(Captured {
+            lead_id: existing.lead_id,
+            created: false,
+            interaction_id: existing.id,
+        });
     }
     let (lead, created) = match leads::id_by_email(&txn, &new.email).await? {
         Some(id) => {
@@ -293,7 +358,11 @@ async fn capture_once(
     };
     let (stored, _) = insert_one(&txn, &prepared, lead.id).await?;
     txn.commit().await?;
-    Ok(Captured { lead_id: lead.id, created, interaction_id: stored.id })
+    Ok(Captured {
+        lead_id: lead.id,
+        created,
+        interaction_id: stored.id,
+    })
 }
 
 fn fill(target: &mut Option<String>, value: &Option<String>) {
@@ -312,7 +381,10 @@ pub async fn visible_interaction(
     let Some(model) = interaction::Entity::find_by_id(id).one(&db.read).await? else {
         return Ok(None);
     };
-    Ok(loaders.lead(model.lead_id).await?.map(|_| Interaction(model)))
+    Ok(loaders
+        .lead(model.lead_id)
+        .await?
+        .map(|_| Interaction(model)))
 }
 
 fn interaction_cursor(m: &interaction::Model) -> String {
@@ -323,28 +395,46 @@ fn interaction_cursor(m: &interaction::Model) -> String {
 pub async fn page_for_lead(
     loaders: &Loaders,
     lead_id: i64,
-    first: i32,
+    first: Option<i32>,
     after: Option<String>,
     kinds: Option<Vec<InteractionKind>>,
 ) -> AppResult<InteractionConnection> {
-    let first = validate::first(Some(first), 20)?;
+    let first = validate::first(first, 20)?;
     let after = match after {
         None => None,
         Some(cursor) => {
             let parts = decode_cursor(&cursor, "i", 2)?;
-            let id: i64 = parts[1].parse().map_err(|_| AppError::bad_input("after", "after is not a valid cursor"))?;
+            let id: i64 = parts[1]
+                .parse()
+                .map_err(|_| AppError::bad_input("after", "after is not a valid cursor"))?;
             Some((from_micros(&parts[0])?, id))
         }
     };
-    let mut kinds: Vec<&'static str> = kinds.unwrap_or_default().into_iter().map(enum_name).collect();
+    let mut kinds: Vec<&'static str> = kinds
+        .unwrap_or_default()
+        .into_iter()
+        .map(enum_name)
+        .collect();
     kinds.sort_unstable();
     kinds.dedup();
-    let key = InteractionPageKey { lead_id, first, after, kinds: kinds.clone() };
-    let page = loaders.interactions.load_one(key).await?.unwrap_or_default();
+    let key = InteractionPageKey {
+        lead_id,
+        first,
+        after,
+        kinds: kinds.clone(),
+    };
+    let page = loaders
+        .interactions
+        .load_one(key)
+        .await?
+        .unwrap_or_default();
     let edges: Vec<InteractionEdge> = page
         .rows
         .into_iter()
-        .map(|m| InteractionEdge { cursor: interaction_cursor(&m), node: Interaction(m) })
+        .map(|m| InteractionEdge {
+            cursor: interaction_cursor(&m),
+            node: Interaction(m),
+        })
         .collect();
     Ok(InteractionConnection {
         page_info: PageInfo {

@@ -38,10 +38,9 @@ impl Interaction {
     /// The lead; an error for viewers who may not see it (INGEST).
     async fn lead(&self, ctx: &Context<'_>) -> ApiResult<Lead> {
         let loaders = ctx.data_unchecked::<Loaders>();
-        loaders
-            .lead(self.0.lead_id)
-            .await?
-            .ok_or_else(|| AppError::forbidden("the viewer may not see this interaction's lead").into())
+        loaders.lead(self.0.lead_id).await?.ok_or_else(|| {
+            AppError::forbidden("the viewer may not see this interaction's lead").into()
+        })
     }
     async fn kind(&self) -> InteractionKind {
         crate::graphql::enum_from_db(&self.0.kind)
@@ -85,8 +84,7 @@ impl InteractionConnection {
         Ok(loaders
             .interaction_counts
             .load_one(self.count_key.clone())
-            .await
-            .map_err(AppError::from)?
+            .await?
             .unwrap_or(0))
     }
 }

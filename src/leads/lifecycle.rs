@@ -84,16 +84,76 @@ use Role::*;
 
 /// DESIGN.md §3, one row per (from set, to, who).
 const RULES: &[Rule] = &[
-    Rule { from: &[Lead], to: Mql, roles: &[Marketing, Admin], by_scoring: true, requires: Requirement::Nothing },
-    Rule { from: &[Mql], to: Sql, roles: &[Sales, Admin], by_scoring: false, requires: Requirement::Bant },
-    Rule { from: &[Sql], to: Opportunity, roles: &[Sales, Admin], by_scoring: false, requires: Requirement::DealAmount },
-    Rule { from: &[Opportunity], to: Customer, roles: &[Sales, Admin], by_scoring: false, requires: Requirement::DealAmount },
-    Rule { from: &[Lead], to: Disqualified, roles: &[Marketing, Admin], by_scoring: false, requires: Requirement::Reason },
-    Rule { from: &[Mql], to: Disqualified, roles: &[Marketing, Sales, Admin], by_scoring: false, requires: Requirement::Reason },
-    Rule { from: &[Sql, Opportunity], to: Disqualified, roles: &[Sales, Admin], by_scoring: false, requires: Requirement::Reason },
-    Rule { from: &[Mql], to: Lead, roles: &[Marketing, Sales, Admin], by_scoring: false, requires: Requirement::Reason },
-    Rule { from: &[Sql], to: Lead, roles: &[Sales, Admin], by_scoring: false, requires: Requirement::Reason },
-    Rule { from: &[Disqualified], to: Lead, roles: &[Marketing, Admin], by_scoring: false, requires: Requirement::Reason },
+    Rule {
+        from: &[Lead],
+        to: Mql,
+        roles: &[Marketing, Admin],
+        by_scoring: true,
+        requires: Requirement::Nothing,
+    },
+    Rule {
+        from: &[Mql],
+        to: Sql,
+        roles: &[Sales, Admin],
+        by_scoring: false,
+        requires: Requirement::Bant,
+    },
+    Rule {
+        from: &[Sql],
+        to: Opportunity,
+        roles: &[Sales, Admin],
+        by_scoring: false,
+        requires: Requirement::DealAmount,
+    },
+    Rule {
+        from: &[Opportunity],
+        to: Customer,
+        roles: &[Sales, Admin],
+        by_scoring: false,
+        requires: Requirement::DealAmount,
+    },
+    Rule {
+        from: &[Lead],
+        to: Disqualified,
+        roles: &[Marketing, Admin],
+        by_scoring: false,
+        requires: Requirement::Reason,
+    },
+    Rule {
+        from: &[Mql],
+        to: Disqualified,
+        roles: &[Marketing, Sales, Admin],
+        by_scoring: false,
+        requires: Requirement::Reason,
+    },
+    Rule {
+        from: &[Sql, Opportunity],
+        to: Disqualified,
+        roles: &[Sales, Admin],
+        by_scoring: false,
+        requires: Requirement::Reason,
+    },
+    Rule {
+        from: &[Mql],
+        to: Lead,
+        roles: &[Marketing, Sales, Admin],
+        by_scoring: false,
+        requires: Requirement::Reason,
+    },
+    Rule {
+        from: &[Sql],
+        to: Lead,
+        roles: &[Sales, Admin],
+        by_scoring: false,
+        requires: Requirement::Reason,
+    },
+    Rule {
+        from: &[Disqualified],
+        to: Lead,
+        roles: &[Marketing, Admin],
+        by_scoring: false,
+        requires: Requirement::Reason,
+    },
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +167,10 @@ pub enum TransitionError {
 /// The requirement of moving `from` → `to` for `actor`, or why not.
 pub fn check(actor: Actor, from: LeadStage, to: LeadStage) -> Result<Requirement, TransitionError> {
     let mut exists = false;
-    for rule in RULES.iter().filter(|r| r.to == to && r.from.contains(&from)) {
+    for rule in RULES
+        .iter()
+        .filter(|r| r.to == to && r.from.contains(&from))
+    {
         exists = true;
         let allowed = match actor {
             Actor::User(role) => rule.roles.contains(&role),
@@ -169,15 +232,42 @@ mod tests {
         assert_eq!(check(u(Sales), Sql, Lead), Ok(R::Reason));
         assert_eq!(check(u(Admin), Disqualified, Lead), Ok(R::Reason));
 
-        assert!(matches!(check(u(Sales), Lead, Mql), Err(TransitionError::NotForActor { .. })));
-        assert!(matches!(check(u(Marketing), Mql, Sql), Err(TransitionError::NotForActor { .. })));
-        assert!(matches!(check(u(Marketing), Sql, Lead), Err(TransitionError::NotForActor { .. })));
-        assert!(matches!(check(u(Sales), Disqualified, Lead), Err(TransitionError::NotForActor { .. })));
-        assert!(matches!(check(u(Sales), Lead, Disqualified), Err(TransitionError::NotForActor { .. })));
-        assert!(matches!(check(Actor::Scoring, Mql, Sql), Err(TransitionError::NotForActor { .. })));
-        assert!(matches!(check(u(Admin), Customer, Lead), Err(TransitionError::NotInTable { .. })));
-        assert!(matches!(check(u(Admin), Lead, Sql), Err(TransitionError::NotInTable { .. })));
-        assert!(matches!(check(u(Admin), Opportunity, Lead), Err(TransitionError::NotInTable { .. })));
+        assert!(matches!(
+            check(u(Sales), Lead, Mql),
+            Err(TransitionError::NotForActor { .. })
+        ));
+        assert!(matches!(
+            check(u(Marketing), Mql, Sql),
+            Err(TransitionError::NotForActor { .. })
+        ));
+        assert!(matches!(
+            check(u(Marketing), Sql, Lead),
+            Err(TransitionError::NotForActor { .. })
+        ));
+        assert!(matches!(
+            check(u(Sales), Disqualified, Lead),
+            Err(TransitionError::NotForActor { .. })
+        ));
+        assert!(matches!(
+            check(u(Sales), Lead, Disqualified),
+            Err(TransitionError::NotForActor { .. })
+        ));
+        assert!(matches!(
+            check(Actor::Scoring, Mql, Sql),
+            Err(TransitionError::NotForActor { .. })
+        ));
+        assert!(matches!(
+            check(u(Admin), Customer, Lead),
+            Err(TransitionError::NotInTable { .. })
+        ));
+        assert!(matches!(
+            check(u(Admin), Lead, Sql),
+            Err(TransitionError::NotInTable { .. })
+        ));
+        assert!(matches!(
+            check(u(Admin), Opportunity, Lead),
+            Err(TransitionError::NotInTable { .. })
+        ));
     }
 
     #[test]

@@ -2,7 +2,10 @@
 
 use super::lifecycle::LeadStage;
 use super::service::{self, TransitionRequest};
-use super::types::{CreateLeadInput, Lead, LeadConnection, LeadEdge, LeadFilter, LeadOrder, QualificationInput, UpdateLeadInput};
+use super::types::{
+    CreateLeadInput, Lead, LeadConnection, LeadEdge, LeadFilter, LeadOrder, QualificationInput,
+    UpdateLeadInput,
+};
 use crate::app::Loaders;
 use crate::error::ApiResult;
 use crate::graphql::pagination::PageInfo;
@@ -19,7 +22,9 @@ impl LeadQuery {
     /// A lead by id; `null` when it does not exist or the viewer may not see it.
     async fn lead(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Lead>> {
         viewer(ctx)?;
-        let Ok(id) = service::lead_id(&id, "id") else { return Ok(None) };
+        let Ok(id) = service::lead_id(&id, "id") else {
+            return Ok(None);
+        };
         Ok(ctx.data_unchecked::<Loaders>().lead(id).await?)
     }
 
@@ -37,7 +42,15 @@ impl LeadQuery {
         let viewer = viewer(ctx)?;
         let first = validate::first(first, 20)?;
         let filter = filter.unwrap_or_default();
-        let page = service::list(viewer, &state(ctx).db.read, first, after.as_deref(), &filter, order_by).await?;
+        let page = service::list(
+            viewer,
+            &state(ctx).db.read,
+            first,
+            after.as_deref(),
+            &filter,
+            order_by,
+        )
+        .await?;
         let page_info = PageInfo {
             has_next_page: page.has_next,
             has_previous_page: false,
@@ -45,7 +58,14 @@ impl LeadQuery {
             end_cursor: page.rows.last().map(|(c, _)| c.clone()),
         };
         Ok(LeadConnection {
-            edges: page.rows.into_iter().map(|(cursor, l)| LeadEdge { cursor, node: Lead(l) }).collect(),
+            edges: page
+                .rows
+                .into_iter()
+                .map(|(cursor, l)| LeadEdge {
+                    cursor,
+                    node: Lead(l),
+                })
+                .collect(),
             page_info,
             count_query: page.count_query,
         })
@@ -60,13 +80,30 @@ impl LeadMutation {
     /// Create a lead at stage LEAD. A duplicate email is `CONFLICT` with the
     /// existing lead's id in `extensions.leadId`.
     async fn create_lead(&self, ctx: &Context<'_>, input: CreateLeadInput) -> ApiResult<Lead> {
-        Ok(Lead(service::create(viewer(ctx)?, &state(ctx).db.write, input).await?))
+        Ok(Lead(
+            service::create(viewer(ctx)?, &state(ctx).db.write, input).await?,
+        ))
     }
 
     /// Change a lead's attributes; with `expectedVersion`, only if unchanged since.
-    async fn update_lead(&self, ctx: &Context<'_>, id: ID, input: UpdateLeadInput, expected_version: Option<i32>) -> ApiResult<Lead> {
+    async fn update_lead(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateLeadInput,
+        expected_version: Option<i32>,
+    ) -> ApiResult<Lead> {
         let id = service::lead_id(&id, "id")?;
-        Ok(Lead(service::update(viewer(ctx)?, &state(ctx).db.write, id, input, expected_version).await?))
+        Ok(Lead(
+            service::update(
+                viewer(ctx)?,
+                &state(ctx).db.write,
+                id,
+                input,
+                expected_version,
+            )
+            .await?,
+        ))
     }
 
     /// Move a lead to another stage, as DESIGN.md §3 allows.
@@ -80,20 +117,64 @@ impl LeadMutation {
         expected_version: Option<i32>,
     ) -> ApiResult<Lead> {
         let id = service::lead_id(&id, "id")?;
-        let request = TransitionRequest { to, reason, deal_amount, expected_version };
-        Ok(Lead(service::transition(viewer(ctx)?, &state(ctx).db.write, id, request).await?))
+        let request = TransitionRequest {
+            to,
+            reason,
+            deal_amount,
+            expected_version,
+        };
+        Ok(Lead(
+            service::transition(viewer(ctx)?, &state(ctx).db.write, id, request).await?,
+        ))
     }
 
     /// Record BANT answers; an MQL with budget, need and authority all
     /// confirmed becomes SQL.
-    async fn qualify_lead(&self, ctx: &Context<'_>, id: ID, input: QualificationInput) -> ApiResult<Lead> {
+    async fn qualify_lead(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: QualificationInput,
+    ) -> ApiResult<Lead> {
         let id = service::lead_id(&id, "id")?;
-        Ok(Lead(service::qualify(viewer(ctx)?, &state(ctx).db.write, id, input).await?))
+        Ok(Lead(
+            service::qualify(viewer(ctx)?, &state(ctx).db.write, id, input).await?,
+        ))
+    }
+
+    /// Merge a duplicate into a primary lead: interactions and history move,
+    /// empty fields are filled, the more advanced stage is kept, and the
+    /// duplicate's id resolves to `null` afterwards.
+    async fn merge_leads(
+        &self,
+        ctx: &Context<'_>,
+        primary_id: ID,
+        duplicate_id: ID,
+    ) -> ApiResult<Lead> {
+        let primary = service::lead_id(&primary_id, "primaryId")?;
+        let duplicate = service::lead_id(&duplicate_id, "duplicateId")?;
+        Ok(Lead(
+            service::merge(viewer(ctx)?, &state(ctx).db.write, primary, duplicate).await?,
+        ))
+    }
+
+    /// GDPR erasure: personal data is wiped, what KPIs need is kept, and the
+    /// email can be used again.
+    async fn erase_lead(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
+        let id = service::lead_id(&id, "id")?;
+        Ok(service::erase(viewer(ctx)?, &state(ctx).db.write, id).await?)
     }
 
     /// Give a lead to a user, or release it with `ownerId: null`.
-    async fn assign_lead(&self, ctx: &Context<'_>, id: ID, owner_id: Option<ID>) -> ApiResult<Lead> {
+    async fn assign_lead(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        owner_id: Option<ID>,
+    ) -> ApiResult<Lead> {
         let id = service::lead_id(&id, "id")?;
-        Ok(Lead(service::assign(viewer(ctx)?, &state(ctx).db.write, id, owner_id).await?))
+        Ok(Lead(
+            service::assign(viewer(ctx)?, &state(ctx).db.write, id, owner_id).await?,
+        ))
     }
 }

@@ -2,7 +2,10 @@
 //! keyset pagination, and every lifecycle change in one transaction.
 
 use super::lifecycle::{self, LeadStage, Requirement};
-use super::types::{CreateLeadInput, LeadFilter, LeadOrder, LeadOrderField, QualificationInput, SortDirection, UpdateLeadInput};
+use super::types::{
+    CreateLeadInput, LeadFilter, LeadOrder, LeadOrderField, QualificationInput, SortDirection,
+    UpdateLeadInput,
+};
 use crate::auth::policy::{self, Capability, Denied, LeadAction, LeadFacts, LeadScope};
 use crate::auth::{Role, Viewer};
 use crate::error::{AppError, AppResult, is_unique_violation};
@@ -25,7 +28,10 @@ pub fn scope_condition(scope: LeadScope) -> Condition {
         LeadScope::All => Condition::all(),
         LeadScope::Nothing => Condition::all().add(Expr::val(1).eq(0)),
         LeadScope::QualifiedOrOwnedBy(user) => Condition::any()
-            .add(lead::Column::Stage.is_in(policy::SALES_VISIBLE_STAGES.iter().map(|s| enum_name(*s))))
+            .add(
+                lead::Column::Stage
+                    .is_in(policy::SALES_VISIBLE_STAGES.iter().map(|s| enum_name(*s))),
+            )
             .add(lead::Column::OwnerId.eq(user)),
     }
 }
@@ -46,7 +52,11 @@ fn denied(denied: Denied) -> AppError {
 }
 
 /// `authorize_lead`, as an `AppError`.
-pub fn authorize(viewer: &Viewer, lead: &lead::Model, action: LeadAction) -> AppResult<Requirement> {
+pub fn authorize(
+    viewer: &Viewer,
+    lead: &lead::Model,
+    action: LeadAction,
+) -> AppResult<Requirement> {
     policy::authorize_lead(viewer, facts(lead), action).map_err(denied)
 }
 
@@ -57,11 +67,18 @@ pub async fn lock(db: &impl ConnectionTrait, id: i64) -> AppResult<lead::Model> 
     if db.get_database_backend() == sea_orm::DbBackend::Postgres {
         query = query.lock_exclusive();
     }
-    query.one(db).await?.ok_or_else(|| AppError::not_found("lead"))
+    query
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("lead"))
 }
 
 /// A lead the viewer may see.
-pub async fn get(viewer: &Viewer, db: &impl ConnectionTrait, id: i64) -> AppResult<Option<lead::Model>> {
+pub async fn get(
+    viewer: &Viewer,
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> AppResult<Option<lead::Model>> {
     Ok(lead::Entity::find_by_id(id)
         .filter(scope_condition(policy::lead_scope(viewer)))
         .one(db)
@@ -69,12 +86,17 @@ pub async fn get(viewer: &Viewer, db: &impl ConnectionTrait, id: i64) -> AppResu
 }
 
 pub fn search_text(m: &lead::Model) -> String {
-    [Some(&m.email), m.first_name.as_ref(), m.last_name.as_ref(), m.company.as_ref()]
-        .into_iter()
-        .flatten()
-        .map(|s| s.to_lowercase())
-        .collect::<Vec<_>>()
-        .join(" ")
+    [
+        Some(&m.email),
+        m.first_name.as_ref(),
+        m.last_name.as_ref(),
+        m.company.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|s| s.to_lowercase())
+    .collect::<Vec<_>>()
+    .join(" ")
 }
 
 /// Validated attributes of a new lead.
@@ -95,10 +117,15 @@ pub struct NewLead {
 /// Check a `CreateLeadInput` (DESIGN.md §8); `prefix` names nested fields.
 pub fn validate_new(input: &CreateLeadInput, prefix: &str) -> AppResult<NewLead> {
     let f = |name: &str| format!("{prefix}{name}");
-    let s = |name: &str, v: &Option<String>| validate::text(&f(name), v.as_deref(), validate::MAX_STRING);
+    let s = |name: &str, v: &Option<String>| {
+        validate::text(&f(name), v.as_deref(), validate::MAX_STRING)
+    };
     if let Some(id) = &input.source_campaign_id {
         ids::decode(NodeType::Campaign, id, &f("sourceCampaignId"))?;
-        return Err(AppError::bad_input(f("sourceCampaignId"), "no such campaign"));
+        return Err(AppError::bad_input(
+            f("sourceCampaignId"),
+            "no such campaign",
+        ));
     }
     Ok(NewLead {
         email: validate::email(&f("email"), &input.email)?,
@@ -110,7 +137,9 @@ pub fn validate_new(input: &CreateLeadInput, prefix: &str) -> AppResult<NewLead>
         company_size: validate::non_negative(&f("companySize"), input.company_size)?,
         country: validate::country(&f("country"), input.country.as_deref())?,
         phone: s("phone", &input.phone)?,
-        source_channel: input.source_channel.unwrap_or(super::types::Channel::Direct),
+        source_channel: input
+            .source_channel
+            .unwrap_or(super::types::Channel::Direct),
         source_campaign_id: None,
     })
 }
@@ -135,7 +164,11 @@ fn duplicate(id: i64) -> AppError {
 
 /// Insert a lead with its creation in the history and the outbox, inside the
 /// caller's transaction. A duplicate email is `CONFLICT`.
-pub async fn insert(viewer: &Viewer, txn: &impl ConnectionTrait, new: NewLead) -> AppResult<lead::Model> {
+pub async fn insert(
+    viewer: &Viewer,
+    txn: &impl ConnectionTrait,
+    new: NewLead,
+) -> AppResult<lead::Model> {
     if let Some(existing) = id_by_email(txn, &new.email).await? {
         return Err(duplicate(existing));
     }
@@ -189,17 +222,32 @@ pub async fn insert(viewer: &Viewer, txn: &impl ConnectionTrait, new: NewLead) -
         Ok(m) => m,
         Err(err) if is_unique_violation(&err) => {
             let existing = id_by_email(txn, &email).await.ok().flatten();
-            return Err(existing.map(duplicate).unwrap_or_else(|| AppError::conflict("a lead with this email already exists")));
+            return Err(existing
+                .map(duplicate)
+                .unwrap_or_else(|| AppError::conflict("a lead with this email already exists")));
         }
         Err(err) => return Err(err.into()),
     };
-    crate::events::record_stage_change(txn, &inserted, None, LeadStage::Lead, &viewer.subject, None, now).await?;
+    crate::events::record_stage_change(
+        txn,
+        &inserted,
+        None,
+        LeadStage::Lead,
+        &viewer.subject,
+        None,
+        now,
+    )
+    .await?;
     Ok(inserted)
 }
 
 /// `createLead`.
 #[tracing::instrument(skip_all, fields(subject = %viewer.subject))]
-pub async fn create(viewer: &Viewer, db: &DatabaseConnection, input: CreateLeadInput) -> AppResult<lead::Model> {
+pub async fn create(
+    viewer: &Viewer,
+    db: &DatabaseConnection,
+    input: CreateLeadInput,
+) -> AppResult<lead::Model> {
     policy::require(viewer, Capability::CreateLead)?;
     let new = validate_new(&input, "input.")?;
     let txn = db.begin().await?;
@@ -254,7 +302,9 @@ pub async fn update(
     match &input.company_size {
         MaybeUndefined::Undefined => {}
         MaybeUndefined::Null => next.company_size = None,
-        MaybeUndefined::Value(v) => next.company_size = validate::non_negative("input.companySize", Some(*v))?,
+        MaybeUndefined::Value(v) => {
+            next.company_size = validate::non_negative("input.companySize", Some(*v))?
+        }
     }
     match &input.country {
         MaybeUndefined::Undefined => {}
@@ -270,7 +320,11 @@ pub async fn update(
 }
 
 /// Write the changed columns of `next`, guarded by the version read.
-pub async fn save(txn: &impl ConnectionTrait, current: &lead::Model, next: lead::Model) -> AppResult<lead::Model> {
+pub async fn save(
+    txn: &impl ConnectionTrait,
+    current: &lead::Model,
+    next: lead::Model,
+) -> AppResult<lead::Model> {
     let mut active: lead::ActiveModel = current.clone().into();
     macro_rules! set_changed {
         ($($field:ident),*) => {$(
@@ -278,11 +332,41 @@ pub async fn save(txn: &impl ConnectionTrait, current: &lead::Model, next: lead:
         )*};
     }
     set_changed!(
-        email, first_name, last_name, company, job_title, industry, company_size, country, phone, search_text,
-        stage, reached_rank, score, fit_score, engagement_score, score_breakdown, persona_id, icp_fit,
-        source_channel, source_campaign_id, owner_id, qual_budget, qual_need, qual_authority, qual_timeline,
-        qual_notes, deal_amount_cents, disqualification_reason, updated_at, stage_changed_at, mql_at, sql_at,
-        opportunity_at, customer_at, version
+        email,
+        first_name,
+        last_name,
+        company,
+        job_title,
+        industry,
+        company_size,
+        country,
+        phone,
+        search_text,
+        stage,
+        reached_rank,
+        score,
+        fit_score,
+        engagement_score,
+        score_breakdown,
+        persona_id,
+        icp_fit,
+        source_channel,
+        source_campaign_id,
+        owner_id,
+        qual_budget,
+        qual_need,
+        qual_authority,
+        qual_timeline,
+        qual_notes,
+        deal_amount_cents,
+        disqualification_reason,
+        updated_at,
+        stage_changed_at,
+        mql_at,
+        sql_at,
+        opportunity_at,
+        customer_at,
+        version
     );
     let result = lead::Entity::update_many()
         .set(active)
@@ -291,7 +375,9 @@ pub async fn save(txn: &impl ConnectionTrait, current: &lead::Model, next: lead:
         .exec(txn)
         .await?;
     if result.rows_affected != 1 {
-        return Err(AppError::conflict("the lead was changed concurrently; retry"));
+        return Err(AppError::conflict(
+            "the lead was changed concurrently; retry",
+        ));
     }
     Ok(next)
 }
@@ -326,7 +412,12 @@ pub struct TransitionRequest {
 
 /// `transitionLead`: check the table of §3, then apply in one transaction.
 #[tracing::instrument(skip_all, fields(lead_id = id))]
-pub async fn transition(viewer: &Viewer, db: &DatabaseConnection, id: i64, request: TransitionRequest) -> AppResult<lead::Model> {
+pub async fn transition(
+    viewer: &Viewer,
+    db: &DatabaseConnection,
+    id: i64,
+    request: TransitionRequest,
+) -> AppResult<lead::Model> {
     let reason = validate::text("reason", request.reason.as_deref(), validate::MAX_STRING)?;
     let deal_cents = request
         .deal_amount
@@ -341,10 +432,17 @@ pub async fn transition(viewer: &Viewer, db: &DatabaseConnection, id: i64, reque
     let requirement = authorize(viewer, &current, LeadAction::Transition { to: request.to })?;
     match requirement {
         Requirement::Reason if reason.is_none() => {
-            return Err(AppError::bad_input("reason", "this transition needs a reason"));
+            return Err(AppError::bad_input(
+                "reason",
+                "this transition needs a reason",
+            ));
         }
         Requirement::Bant => {
-            let missing = lifecycle::missing_bant(current.qual_budget, current.qual_need, current.qual_authority);
+            let missing = lifecycle::missing_bant(
+                current.qual_budget,
+                current.qual_need,
+                current.qual_authority,
+            );
             if !missing.is_empty() {
                 return Err(AppError::InvalidTransition(format!(
                     "budget, need and authority must all be confirmed first; missing: {}",
@@ -355,9 +453,20 @@ pub async fn transition(viewer: &Viewer, db: &DatabaseConnection, id: i64, reque
         _ => {}
     }
     if deal_cents.is_some() && requirement != Requirement::DealAmount {
-        return Err(AppError::bad_input("dealAmount", "a deal amount is only taken moving to OPPORTUNITY or CUSTOMER"));
+        return Err(AppError::bad_input(
+            "dealAmount",
+            "a deal amount is only taken moving to OPPORTUNITY or CUSTOMER",
+        ));
     }
-    let saved = apply_transition(&txn, current, request.to, &viewer.subject, reason, deal_cents).await?;
+    let saved = apply_transition(
+        &txn,
+        current,
+        request.to,
+        &viewer.subject,
+        reason,
+        deal_cents,
+    )
+    .await?;
     txn.commit().await?;
     Ok(saved)
 }
@@ -378,7 +487,11 @@ pub async fn apply_transition(
     if let Some(cents) = deal_cents {
         next.deal_amount_cents = Some(cents);
     }
-    next.disqualification_reason = if to == LeadStage::Disqualified { reason.clone() } else { None };
+    next.disqualification_reason = if to == LeadStage::Disqualified {
+        reason.clone()
+    } else {
+        None
+    };
     let saved = save(txn, &current, next).await?;
     crate::events::record_stage_change(txn, &saved, Some(from), to, actor, reason, now).await?;
     Ok(saved)
@@ -386,8 +499,17 @@ pub async fn apply_transition(
 
 /// `qualifyLead`: record BANT; an MQL with all three confirmed becomes SQL.
 #[tracing::instrument(skip_all, fields(lead_id = id))]
-pub async fn qualify(viewer: &Viewer, db: &DatabaseConnection, id: i64, input: QualificationInput) -> AppResult<lead::Model> {
-    let timeline = validate::text("input.timeline", input.timeline.as_deref(), validate::MAX_STRING)?;
+pub async fn qualify(
+    viewer: &Viewer,
+    db: &DatabaseConnection,
+    id: i64,
+    input: QualificationInput,
+) -> AppResult<lead::Model> {
+    let timeline = validate::text(
+        "input.timeline",
+        input.timeline.as_deref(),
+        validate::MAX_STRING,
+    )?;
     let notes = validate::text("input.notes", input.notes.as_deref(), validate::MAX_NOTES)?;
     let txn = db.begin().await?;
     let current = lock(&txn, id).await?;
@@ -405,7 +527,9 @@ pub async fn qualify(viewer: &Viewer, db: &DatabaseConnection, id: i64, input: Q
     next.updated_at = validate::now();
     next.version += 1;
     let mut saved = save(&txn, &current, next).await?;
-    let complete = lifecycle::missing_bant(saved.qual_budget, saved.qual_need, saved.qual_authority).is_empty();
+    let complete =
+        lifecycle::missing_bant(saved.qual_budget, saved.qual_need, saved.qual_authority)
+            .is_empty();
     if complete && saved.stage == enum_name(LeadStage::Mql) {
         saved = apply_transition(&txn, saved, LeadStage::Sql, &viewer.subject, None, None).await?;
     }
@@ -415,13 +539,29 @@ pub async fn qualify(viewer: &Viewer, db: &DatabaseConnection, id: i64, input: Q
 
 /// `assignLead`: give the lead to a user, or release it (`None`).
 #[tracing::instrument(skip_all, fields(lead_id = id))]
-pub async fn assign(viewer: &Viewer, db: &DatabaseConnection, id: i64, owner: Option<ID>) -> AppResult<lead::Model> {
-    let owner_id = owner.map(|o| ids::decode(NodeType::User, &o, "ownerId")).transpose()?;
+pub async fn assign(
+    viewer: &Viewer,
+    db: &DatabaseConnection,
+    id: i64,
+    owner: Option<ID>,
+) -> AppResult<lead::Model> {
+    let owner_id = owner
+        .map(|o| ids::decode(NodeType::User, &o, "ownerId"))
+        .transpose()?;
     let txn = db.begin().await?;
     let current = lock(&txn, id).await?;
-    authorize(viewer, &current, LeadAction::Assign { new_owner: owner_id })?;
+    authorize(
+        viewer,
+        &current,
+        LeadAction::Assign {
+            new_owner: owner_id,
+        },
+    )?;
     if let Some(owner_id) = owner_id {
-        let exists = entity::app_user::Entity::find_by_id(owner_id).one(&txn).await?.is_some();
+        let exists = entity::app_user::Entity::find_by_id(owner_id)
+            .one(&txn)
+            .await?
+            .is_some();
         if !exists {
             return Err(AppError::bad_input("ownerId", "no such user"));
         }
@@ -443,7 +583,10 @@ pub struct LeadCountQuery {
 
 impl LeadCountQuery {
     pub async fn count(&self, db: &impl ConnectionTrait) -> AppResult<i64> {
-        let n = lead::Entity::find().filter(self.condition.clone()).count(db).await?;
+        let n = lead::Entity::find()
+            .filter(self.condition.clone())
+            .count(db)
+            .await?;
         Ok(i64::try_from(n).unwrap_or(i64::MAX))
     }
 }
@@ -456,12 +599,17 @@ pub struct LeadPage {
 }
 
 fn filter_condition(viewer: &Viewer, filter: &LeadFilter) -> AppResult<Condition> {
-    let mut cond = scope_condition(policy::lead_scope(viewer));
+    // The scope is one AND-ed term: filters narrow it, never widen it.
+    let mut cond = Condition::all().add(scope_condition(policy::lead_scope(viewer)));
     if let Some(stages) = &filter.stages {
         cond = cond.add(lead::Column::Stage.is_in(stages.iter().map(|s| enum_name(*s))));
     }
     if let Some(owner) = &filter.owner_id {
-        cond = cond.add(lead::Column::OwnerId.eq(ids::decode(NodeType::User, owner, "filter.ownerId")?));
+        cond = cond.add(lead::Column::OwnerId.eq(ids::decode(
+            NodeType::User,
+            owner,
+            "filter.ownerId",
+        )?));
     }
     match filter.unassigned {
         Some(true) => cond = cond.add(lead::Column::OwnerId.is_null()),
@@ -497,12 +645,27 @@ fn filter_condition(viewer: &Viewer, filter: &LeadFilter) -> AppResult<Condition
     if let Some(to) = filter.created_to {
         cond = cond.add(lead::Column::CreatedAt.lt(to.0));
     }
-    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         if search.chars().count() > validate::MAX_STRING {
-            return Err(AppError::bad_input("filter.search", "filter.search must be at most 256 characters"));
+            return Err(AppError::bad_input(
+                "filter.search",
+                "filter.search must be at most 256 characters",
+            ));
         }
-        let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        cond = cond.add(Expr::col(lead::Column::SearchText).like(LikeExpr::new(format!("%{escaped}%")).escape('\\')));
+        let escaped = search
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        cond = cond.add(
+            Expr::col(lead::Column::SearchText)
+                .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+        );
     }
     Ok(cond)
 }
@@ -545,13 +708,18 @@ pub async fn list(
     filter: &LeadFilter,
     order: Option<LeadOrder>,
 ) -> AppResult<LeadPage> {
-    let order = order.unwrap_or(LeadOrder { field: LeadOrderField::CreatedAt, direction: SortDirection::Desc });
+    let order = order.unwrap_or(LeadOrder {
+        field: LeadOrderField::CreatedAt,
+        direction: SortDirection::Desc,
+    });
     let condition = filter_condition(viewer, filter)?;
     let column = order_column(order.field);
     let mut query = lead::Entity::find().filter(condition.clone());
     if let Some(cursor) = after {
         let parts = decode_cursor(cursor, order_tag(order.field), 2)?;
-        let id: i64 = parts[1].parse().map_err(|_| AppError::bad_input("after", "after is not a valid cursor"))?;
+        let id: i64 = parts[1]
+            .parse()
+            .map_err(|_| AppError::bad_input("after", "after is not a valid cursor"))?;
         let value: sea_orm::Value = match order.field {
             LeadOrderField::Score => parts[0]
                 .parse::<i32>()
@@ -574,7 +742,10 @@ pub async fn list(
     let has_next = rows.len() as u64 > first;
     rows.truncate(first as usize);
     Ok(LeadPage {
-        rows: rows.into_iter().map(|l| (cursor_of(order.field, &l), l)).collect(),
+        rows: rows
+            .into_iter()
+            .map(|l| (cursor_of(order.field, &l), l))
+            .collect(),
         has_next,
         count_query: LeadCountQuery { condition },
     })
@@ -588,4 +759,133 @@ pub fn lead_id(id: &ID, field: &str) -> AppResult<i64> {
 /// Parse a stage name (for the `to` of stored events).
 pub fn stage(name: &str) -> Option<LeadStage> {
     enum_parse(name)
+}
+
+/// Rank for "the more advanced stage" of a merge: DISQUALIFIED is least.
+fn advancement(stage: &str) -> i32 {
+    enum_parse::<LeadStage>(stage)
+        .and_then(LeadStage::rank)
+        .unwrap_or(0)
+}
+
+fn earliest(
+    a: Option<chrono::DateTime<chrono::Utc>>,
+    b: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(std::cmp::min(x, y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// `mergeLeads`: the duplicate's interactions and history move to the
+/// primary, which gains the duplicate's filled fields it lacks and keeps the
+/// more advanced stage; the duplicate is removed.
+#[tracing::instrument(skip_all, fields(primary = primary_id, duplicate = duplicate_id))]
+pub async fn merge(
+    viewer: &Viewer,
+    db: &DatabaseConnection,
+    primary_id: i64,
+    duplicate_id: i64,
+) -> AppResult<lead::Model> {
+    use entity::{interaction, stage_change};
+    if primary_id == duplicate_id {
+        return Err(AppError::bad_input(
+            "duplicateId",
+            "a lead cannot be merged into itself",
+        ));
+    }
+    let txn = db.begin().await?;
+    let primary = lock(&txn, primary_id).await?;
+    let duplicate = lock(&txn, duplicate_id).await?;
+    authorize(viewer, &primary, LeadAction::Merge)?;
+    authorize(viewer, &duplicate, LeadAction::Merge)?;
+    let mut next = primary.clone();
+    macro_rules! fill {
+        ($($field:ident),*) => {$( if next.$field.is_none() { next.$field = duplicate.$field.clone(); } )*};
+    }
+    fill!(
+        first_name,
+        last_name,
+        company,
+        job_title,
+        industry,
+        company_size,
+        country,
+        phone,
+        source_campaign_id,
+        owner_id,
+        qual_timeline,
+        qual_notes,
+        deal_amount_cents
+    );
+    next.qual_budget |= duplicate.qual_budget;
+    next.qual_need |= duplicate.qual_need;
+    next.qual_authority |= duplicate.qual_authority;
+    next.reached_rank = std::cmp::max(primary.reached_rank, duplicate.reached_rank);
+    next.mql_at = earliest(primary.mql_at, duplicate.mql_at);
+    next.sql_at = earliest(primary.sql_at, duplicate.sql_at);
+    next.opportunity_at = earliest(primary.opportunity_at, duplicate.opportunity_at);
+    next.customer_at = earliest(primary.customer_at, duplicate.customer_at);
+    next.search_text = search_text(&next);
+    next.updated_at = validate::now();
+    next.version += 1;
+
+    interaction::Entity::update_many()
+        .col_expr(interaction::Column::LeadId, Expr::val(primary_id))
+        .filter(interaction::Column::LeadId.eq(duplicate_id))
+        .exec(&txn)
+        .await?;
+    stage_change::Entity::update_many()
+        .col_expr(stage_change::Column::LeadId, Expr::val(primary_id))
+        .filter(stage_change::Column::LeadId.eq(duplicate_id))
+        .exec(&txn)
+        .await?;
+    lead::Entity::delete_by_id(duplicate_id).exec(&txn).await?;
+    let mut saved = save(&txn, &primary, next).await?;
+    if advancement(&duplicate.stage) > advancement(&primary.stage) {
+        let to: LeadStage = crate::graphql::enum_from_db(&duplicate.stage);
+        let reason = Some(format!(
+            "merged with {}",
+            ids::encode(NodeType::Lead, duplicate_id).0
+        ));
+        if to == LeadStage::Opportunity || to == LeadStage::Customer {
+            saved.deal_amount_cents = saved.deal_amount_cents.or(duplicate.deal_amount_cents);
+        }
+        saved = apply_transition(&txn, saved, to, &viewer.subject, reason, None).await?;
+    }
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// `eraseLead` (GDPR): wipe personal data, keep what KPIs need; the email
+/// becomes free for a new lead.
+#[tracing::instrument(skip_all, fields(lead_id = id))]
+pub async fn erase(viewer: &Viewer, db: &DatabaseConnection, id: i64) -> AppResult<bool> {
+    use entity::interaction;
+    let txn = db.begin().await?;
+    let current = lock(&txn, id).await?;
+    authorize(viewer, &current, LeadAction::Erase)?;
+    let mut next = current.clone();
+    next.email = format!("erased-{id}@erased.invalid");
+    next.first_name = None;
+    next.last_name = None;
+    next.phone = None;
+    next.company = None;
+    next.job_title = None;
+    next.qual_notes = None;
+    next.search_text = String::new();
+    next.updated_at = validate::now();
+    next.version += 1;
+    save(&txn, &current, next).await?;
+    interaction::Entity::update_many()
+        .col_expr(
+            interaction::Column::Metadata,
+            Expr::value(sea_orm::Value::Json(None)),
+        )
+        .filter(interaction::Column::LeadId.eq(id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(true)
 }

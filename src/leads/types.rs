@@ -2,13 +2,15 @@
 
 use super::lifecycle::LeadStage;
 use crate::app::{AppState, Loaders};
-use crate::error::{ApiResult, AppError};
+use crate::error::ApiResult;
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::pagination::PageInfo;
 use crate::graphql::scalars::{DateTime, Money};
 use crate::interactions::types::{InteractionConnection, InteractionKind};
 use crate::users::types::User;
-use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use async_graphql::{
+    ComplexObject, Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject,
+};
 use entity::lead;
 
 /// Where a lead came from.
@@ -128,9 +130,11 @@ impl Lead {
     }
     /// The sales rep who owns the lead.
     async fn owner(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
-        let Some(owner) = self.0.owner_id else { return Ok(None) };
+        let Some(owner) = self.0.owner_id else {
+            return Ok(None);
+        };
         let loaders = ctx.data_unchecked::<Loaders>();
-        Ok(loaders.users.load_one(owner).await.map_err(AppError::from)?.map(User::from))
+        Ok(loaders.users.load_one(owner).await?.map(User::from))
     }
     async fn qualification(&self) -> Qualification {
         Qualification {
@@ -144,27 +148,37 @@ impl Lead {
     /// The deal's amount (set moving to OPPORTUNITY or CUSTOMER).
     async fn deal_amount(&self, ctx: &Context<'_>) -> Option<Money> {
         let state = ctx.data_unchecked::<AppState>();
-        self.0.deal_amount_cents.map(|c| Money::from_cents(c, state.currency()))
+        self.0
+            .deal_amount_cents
+            .map(|c| Money::from_cents(c, state.currency()))
     }
     async fn disqualification_reason(&self) -> Option<&str> {
         self.0.disqualification_reason.as_deref()
     }
     /// The lead's interactions, newest first.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
     async fn interactions(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
         kinds: Option<Vec<InteractionKind>>,
     ) -> ApiResult<InteractionConnection> {
         let loaders = ctx.data_unchecked::<Loaders>();
-        Ok(crate::interactions::service::page_for_lead(loaders, self.0.id, first, after, kinds).await?)
+        Ok(
+            crate::interactions::service::page_for_lead(loaders, self.0.id, first, after, kinds)
+                .await?,
+        )
     }
     /// Oldest first; the first entry is the creation (`from: null`).
     async fn stage_history(&self, ctx: &Context<'_>) -> ApiResult<Vec<StageChange>> {
         let loaders = ctx.data_unchecked::<Loaders>();
-        let rows = loaders.history.load_one(self.0.id).await.map_err(AppError::from)?;
-        Ok(rows.unwrap_or_default().into_iter().map(Into::into).collect())
+        let rows = loaders.history.load_one(self.0.id).await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)

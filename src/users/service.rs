@@ -5,7 +5,10 @@ use crate::app::{AppState, Loaders};
 use crate::auth::{Role, Viewer, policy};
 use crate::error::{AppError, AppResult};
 use entity::app_user;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::OnConflict,
+};
 
 /// Known subjects and what their row says, so a request costs no write.
 #[derive(Clone)]
@@ -40,18 +43,28 @@ pub async fn viewer_for_token(state: &AppState, token: &str) -> AppResult<Viewer
         name: verified.name.clone(),
         email: verified.email.clone(),
     };
-    if let Some(cached) = state.users.0.get(&verified.subject) {
-        if cached == wanted(cached.id) {
-            return Ok(Viewer {
-                user_id: cached.id,
-                subject: verified.subject,
-                role: verified.role,
-                expires_at: verified.expires_at,
-            });
-        }
+    if let Some(cached) = state.users.0.get(&verified.subject)
+        && cached == wanted(cached.id)
+    {
+        return Ok(Viewer {
+            user_id: cached.id,
+            subject: verified.subject,
+            role: verified.role,
+            expires_at: verified.expires_at,
+        });
     }
-    let row = upsert(&state.db.write, &verified.subject, verified.role, verified.name.clone(), verified.email.clone()).await?;
-    state.users.0.insert(verified.subject.clone(), wanted(row.id));
+    let row = upsert(
+        &state.db.write,
+        &verified.subject,
+        verified.role,
+        verified.name.clone(),
+        verified.email.clone(),
+    )
+    .await?;
+    state
+        .users
+        .0
+        .insert(verified.subject.clone(), wanted(row.id));
     Ok(Viewer {
         user_id: row.id,
         subject: verified.subject,
@@ -79,7 +92,11 @@ pub async fn upsert(
     app_user::Entity::insert(model)
         .on_conflict(
             OnConflict::column(app_user::Column::Subject)
-                .update_columns([app_user::Column::Role, app_user::Column::Name, app_user::Column::Email])
+                .update_columns([
+                    app_user::Column::Role,
+                    app_user::Column::Name,
+                    app_user::Column::Email,
+                ])
                 .to_owned(),
         )
         .exec_with_returning(db)
@@ -104,7 +121,11 @@ pub async fn me(viewer: &Viewer, loaders: &Loaders) -> AppResult<User> {
         .ok_or_else(|| AppError::internal("the viewer's user row is missing"))
 }
 
-pub async fn list(viewer: &Viewer, db: &impl ConnectionTrait, role: Option<Role>) -> AppResult<Vec<User>> {
+pub async fn list(
+    viewer: &Viewer,
+    db: &impl ConnectionTrait,
+    role: Option<Role>,
+) -> AppResult<Vec<User>> {
     policy::require(viewer, policy::Capability::ListUsers)?;
     let mut query = app_user::Entity::find().order_by_asc(app_user::Column::Id);
     if let Some(role) = role {
