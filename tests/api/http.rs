@@ -398,3 +398,45 @@ async fn health_readiness_and_metrics() {
             .contains("leadgraph_graphql_requests_total")
     );
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+#[tokio::test]
+async fn public_keys_verify_rs256_es256_and_eddsa() {
+    let cases = [
+        (
+            "rsa",
+            Algorithm::RS256,
+            EncodingKey::from_rsa_pem as fn(&[u8]) -> _,
+        ),
+        ("ec", Algorithm::ES256, EncodingKey::from_ec_pem),
+        ("ed", Algorithm::EdDSA, EncodingKey::from_ed_pem),
+    ];
+    for (name, alg, encoding) in cases {
+        let public = fixture(&format!("{name}-public.pem"));
+        let app = TestApp::spawn_with(|c| c.jwt_public_key_file = Some(public.clone())).await;
+        let private = std::fs::read(fixture(&format!("{name}-private.pem"))).expect("private key");
+        let key = encoding(&private).expect("encoding key");
+        let token = encode(&Header::new(alg), &claims(json!({})), &key).expect("sign");
+        assert_eq!(status_and_code(&app, &token).await.0, 200, "{name}");
+        // The public key used as an HMAC secret (algorithm confusion) is refused.
+        let pem = std::fs::read_to_string(&public).expect("public key");
+        let forged = sign(&pem, Algorithm::HS256, &claims(json!({})));
+        assert_eq!(
+            status_and_code(&app, &forged).await.0,
+            401,
+            "{name}: HS256 with the public key"
+        );
+        // A token of another key family is refused.
+        let other = sign(&app.secret, Algorithm::HS256, &claims(json!({})));
+        assert_eq!(
+            status_and_code(&app, &other).await.0,
+            401,
+            "{name}: HS256 token"
+        );
+    }
+}
