@@ -440,3 +440,78 @@ async fn public_keys_verify_rs256_es256_and_eddsa() {
         );
     }
 }
+
+#[tokio::test]
+async fn internal_errors_are_masked_with_a_request_id() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    let t = app.tokens();
+    let id = app.create_lead(&t.admin, "boom@example.com").await;
+    app.state
+        .db
+        .write
+        .execute_unprepared("DROP TABLE stage_change")
+        .await
+        .expect("drop");
+    let response = app
+        .client
+        .post(&app.url)
+        .bearer_auth(&t.admin)
+        .json(&json!({"query": "query($id: ID!) { lead(id: $id) { stageHistory { to } } }", "variables": {"id": id}}))
+        .send()
+        .await
+        .expect("request");
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("header")
+        .to_owned();
+    let body: Value = response.json().await.expect("json");
+    let error = &body["errors"][0];
+    assert_eq!(error["extensions"]["code"], "INTERNAL_SERVER_ERROR");
+    assert_eq!(error["extensions"]["requestId"], request_id.as_str());
+    let message = error["message"].as_str().expect("message");
+    assert_eq!(message, format!("internal error (request id {request_id})"));
+    assert!(
+        !body.to_string().to_lowercase().contains("stage_change"),
+        "no SQL detail leaks: {body}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_input_never_stops_the_server() {
+    let app = TestApp::spawn().await;
+    let admin = app.tokens().admin;
+    let nested = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+    let bodies: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"null".to_vec(),
+        b"[]".to_vec(),
+        b"\xff\xfe\x00garbage".to_vec(),
+        nested.into_bytes(),
+        br#"{"query": "{ me { id } }", "variables": [1]}"#.to_vec(),
+        br#"{"query": "{ me { id } }", "operationName": 5}"#.to_vec(),
+        br#"{"query": "query($n: Int) { leads(first: $n) { totalCount } }", "variables": {"n": 99999999999999}}"#.to_vec(),
+        br#"{"query": "{ leads(first: 10, after: \"\u0000\") { totalCount } }"}"#.to_vec(),
+        br#"{"query": "mutation { createLead(input: {email: \"\u0000@x.com\"}) { id } }"}"#.to_vec(),
+        format!(r#"{{"query": "{{ {} }}"}}"#, "me { id } ".repeat(5000)).into_bytes(),
+        format!(r#"{{"query": "{}"}}"#, "{".repeat(10000)).into_bytes(),
+    ];
+    for body in bodies {
+        let response = app
+            .client
+            .post(&app.url)
+            .bearer_auth(&admin)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("the server answers");
+        assert!(
+            response.status().as_u16() < 500,
+            "{} for {:?}",
+            response.status(),
+            String::from_utf8_lossy(&body[..body.len().min(80)])
+        );
+    }
+    app.ok(&admin, "{ me { id } }", json!({})).await;
+}
