@@ -70,6 +70,8 @@ pub struct AppState {
     pub keys: Arc<JwtKeys>,
     pub config: Arc<Config>,
     pub users: crate::users::service::UserCache,
+    /// Stage-change events of this instance: the dispatcher and subscribers.
+    pub events: Arc<crate::events::EventBus>,
 }
 
 impl AppState {
@@ -87,6 +89,12 @@ pub struct Loaders {
         async_graphql::dataloader::DataLoader<crate::interactions::loader::InteractionPageLoader>,
     pub interaction_counts:
         async_graphql::dataloader::DataLoader<crate::interactions::loader::InteractionCountLoader>,
+    pub campaigns: async_graphql::dataloader::DataLoader<crate::campaigns::loader::CampaignLoader>,
+    pub campaign_spend:
+        async_graphql::dataloader::DataLoader<crate::campaigns::loader::SpendLoader>,
+    pub scoring_rules:
+        async_graphql::dataloader::DataLoader<crate::scoring::loader::ScoringRuleLoader>,
+    pub personas: async_graphql::dataloader::DataLoader<crate::personas::loader::PersonaLoader>,
 }
 
 impl Loaders {
@@ -95,7 +103,21 @@ impl Loaders {
         let db = state.db.read.clone();
         let scope = crate::auth::policy::lead_scope(viewer);
         let make = |l| DataLoader::new(l, tokio::spawn).delay(Duration::from_micros(100));
+        let make_rules = |l| DataLoader::new(l, tokio::spawn).delay(Duration::from_micros(100));
+        let make_personas = |l| DataLoader::new(l, tokio::spawn).delay(Duration::from_micros(100));
         Loaders {
+            campaigns: DataLoader::new(
+                crate::campaigns::loader::CampaignLoader { db: db.clone() },
+                tokio::spawn,
+            )
+            .delay(Duration::from_micros(100)),
+            campaign_spend: DataLoader::new(
+                crate::campaigns::loader::SpendLoader { db: db.clone() },
+                tokio::spawn,
+            )
+            .delay(Duration::from_micros(100)),
+            scoring_rules: make_rules(crate::scoring::loader::ScoringRuleLoader { db: db.clone() }),
+            personas: make_personas(crate::personas::loader::PersonaLoader { db: db.clone() }),
             leads: make(crate::leads::loader::LeadLoader {
                 db: db.clone(),
                 scope,
@@ -141,11 +163,13 @@ pub async fn build_state(config: Config) -> AppResult<AppState> {
     migration::Migrator::up(&db.write, None)
         .await
         .map_err(AppError::from)?;
+    let events = crate::events::EventBus::start(&db, &config).await?;
     Ok(AppState {
         db,
         keys: Arc::new(keys),
         config: Arc::new(config),
         users: crate::users::service::UserCache::new(),
+        events,
     })
 }
 
@@ -155,17 +179,24 @@ pub fn schema(state: &AppState) -> AppSchema {
         max_complexity: state.config.max_complexity,
     })
     .data(state.clone())
+    .extension(crate::events::resolver::WakeAfterMutation(
+        state.events.clone(),
+    ))
     .finish()
 }
 
 pub fn router(state: AppState) -> Router {
     let schema = schema(&state);
     let graphql = crate::graphql::http::GraphqlHttp {
-        schema,
+        schema: schema.clone(),
         state: state.clone(),
     };
     Router::new()
         .merge(crate::graphql::http::routes(graphql))
+        .merge(crate::graphql::ws::routes(crate::graphql::ws::GraphqlWs {
+            schema,
+            state: state.clone(),
+        }))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -202,9 +233,15 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    crate::scoring::service::spawn_periodic(&state);
     tracing::info!(%addr, backend = ?state.db.backend(), "leadgraph serving GraphQL at /graphql");
+    let events = state.events.clone();
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Closes the WebSockets, which graceful shutdown does not wait for.
+            events.shutdown();
+        })
         .await
         .map_err(|e| e.to_string())
 }

@@ -27,6 +27,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Print the GraphQL schema (SDL, sorted).
     Schema,
+    /// Write the deterministic reference data set (DESIGN.md §9).
+    Seed(crate::seed::SeedArgs),
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +135,72 @@ pub struct Config {
     /// Database connections (PostgreSQL pool; SQLite readers).
     #[arg(long, env = "LEADGRAPH_DB_POOL", default_value_t = 16, global = true)]
     pub db_pool: u32,
+    /// How often every lead is rescored (rule changes, decay), e.g. `1h`,
+    /// `30m`; `0` turns the periodic rescoring off.
+    #[arg(
+        long,
+        env = "LEADGRAPH_RESCORE_INTERVAL",
+        default_value = "1h",
+        value_parser = parse_interval,
+        global = true
+    )]
+    pub rescore_interval: Duration,
+    /// Days stage-change events stay in the outbox; an `after` cursor older
+    /// than that cannot be resumed (DESIGN.md §7).
+    #[arg(
+        long,
+        env = "LEADGRAPH_EVENT_RETENTION_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub event_retention_days: u32,
+    /// How often each instance polls the outbox as a safety net beside the
+    /// in-process wake-up and PostgreSQL LISTEN/NOTIFY.
+    #[arg(
+        long,
+        env = "LEADGRAPH_EVENT_POLL_INTERVAL",
+        default_value = "1s",
+        value_parser = humantime::parse_duration,
+        global = true
+    )]
+    pub event_poll_interval: Duration,
+    /// Events each instance buffers for subscribers that are momentarily
+    /// behind; one further behind catches up from the outbox.
+    #[arg(
+        long,
+        env = "LEADGRAPH_EVENT_BUFFER",
+        default_value_t = 4096,
+        global = true
+    )]
+    pub event_buffer: usize,
+    /// Origins allowed to open `/graphql/ws` (comma-separated, e.g.
+    /// `https://app.example.com`). Empty = any: tokens travel in the
+    /// `connection_init` payload, never in cookies, so a foreign page cannot
+    /// ride on a user's session.
+    #[arg(
+        long,
+        env = "LEADGRAPH_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allowed_origins: Vec<String>,
+    /// How long a WebSocket may stay open without `connection_init` (then 4408).
+    #[arg(
+        long,
+        env = "LEADGRAPH_WS_INIT_TIMEOUT",
+        default_value = "10s",
+        value_parser = humantime::parse_duration,
+        global = true
+    )]
+    pub ws_init_timeout: Duration,
+}
+
+/// A duration such as `1h` or `90s`; a bare `0` is zero (off).
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    match s.trim() {
+        "0" => Ok(Duration::ZERO),
+        other => humantime::parse_duration(other).map_err(|e| e.to_string()),
+    }
 }
 
 impl Config {
@@ -151,6 +219,12 @@ impl Config {
             max_complexity: 2000,
             max_batch: 10,
             db_pool: 16,
+            rescore_interval: Duration::ZERO,
+            event_retention_days: 30,
+            event_poll_interval: Duration::from_secs(1),
+            event_buffer: 4096,
+            allowed_origins: Vec::new(),
+            ws_init_timeout: Duration::from_secs(10),
         }
     }
 

@@ -3,14 +3,17 @@
 
 pub mod app;
 pub mod auth;
+pub mod campaigns;
 pub mod config;
 pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod interactions;
+pub mod kpis;
 pub mod leads;
 pub mod personas;
 pub mod scoring;
+pub mod seed;
 pub mod telemetry;
 pub mod users;
 pub mod validate;

@@ -10,6 +10,7 @@ async fn main() -> ExitCode {
         Command::Serve => leadgraph::app::serve(cli.config).await,
         Command::Migrate => leadgraph::app::migrate(&cli.config).await,
         Command::Token(args) => leadgraph::auth::mint_token_command(&cli.config, &args),
+        Command::Seed(args) => leadgraph::seed::run(&cli.config, &args).await,
         Command::Schema => {
             print!("{}", leadgraph::graphql::sdl());
             Ok(())

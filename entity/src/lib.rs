@@ -5,7 +5,13 @@
 //! their meaning. Money is stored as integer cents, exact on every database.
 
 pub mod app_user;
+pub mod campaign;
+pub mod campaign_spend;
+pub mod event_retention;
 pub mod interaction;
 pub mod lead;
+pub mod persona;
+pub mod scoring_rule;
+pub mod scoring_settings;
 pub mod stage_change;
 pub mod stage_event;

@@ -1,18 +1,32 @@
-//! Stage changes and the event outbox (DESIGN.md §3, §7). Every change is
-//! written here, in the caller's transaction: a history row and an outbox
-//! event, so an event exists if and only if its change committed.
+//! Stage changes, the event outbox and subscriptions (DESIGN.md §3, §7).
+//! Every change is written here, in the caller's transaction: a history row
+//! and an outbox event, so an event exists if and only if its change
+//! committed. From the outbox, `bus` dispatches events to the subscribers of
+//! this instance (`listener` wakes it on PostgreSQL when another instance
+//! commits), `service` opens subscriptions, `resolver` serves them.
+
+pub mod bus;
+pub mod listener;
+pub mod outbox;
+pub mod resolver;
+pub mod service;
+pub mod types;
+
+pub use bus::EventBus;
 
 use crate::error::AppResult;
 use crate::graphql::enum_name;
 use crate::leads::lifecycle::LeadStage;
 use entity::{lead, stage_change, stage_event};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait, Statement};
 
 /// The actor of automatic changes by the scoring engine.
 pub const SCORING_ACTOR: &str = "system:scoring";
 
 /// Append a stage change of `lead` (already in its new state) to its history
-/// and to the outbox.
+/// and to the outbox. On PostgreSQL the transaction also notifies
+/// `leadgraph_events` with the event's sequence (delivered on commit only), so
+/// every instance reads it.
 pub async fn record_stage_change(
     txn: &impl ConnectionTrait,
     lead: &lead::Model,
@@ -35,7 +49,7 @@ pub async fn record_stage_change(
     })
     .exec_without_returning(txn)
     .await?;
-    stage_event::Entity::insert(stage_event::ActiveModel {
+    let seq = stage_event::Entity::insert(stage_event::ActiveModel {
         lead_id: Set(lead.id),
         from_stage: Set(from),
         to_stage: Set(to),
@@ -45,7 +59,16 @@ pub async fn record_stage_change(
         occurred_at: Set(at),
         ..Default::default()
     })
-    .exec_without_returning(txn)
-    .await?;
+    .exec(txn)
+    .await?
+    .last_insert_id;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [listener::CHANNEL.into(), seq.to_string().into()],
+        ))
+        .await?;
+    }
     Ok(())
 }

@@ -617,7 +617,7 @@ fn operation_type(
 
 /// Every field selection in the document, `__typename` and aliases included
 /// (async-graphql's complexity limit skips `__typename`).
-fn count_fields(document: &ExecutableDocument) -> usize {
+pub(crate) fn count_fields(document: &ExecutableDocument) -> usize {
     fn walk(set: &SelectionSet) -> usize {
         set.items
             .iter()

@@ -73,6 +73,9 @@ pub enum Node {
     Lead(crate::leads::types::Lead),
     User(crate::users::types::User),
     Interaction(crate::interactions::types::Interaction),
+    ScoringRule(crate::scoring::types::ScoringRule),
+    Persona(crate::personas::types::Persona),
+    Campaign(crate::campaigns::types::Campaign),
 }
 
 #[derive(Default)]
@@ -101,7 +104,20 @@ impl NodeQuery {
             )
             .await?
             .map(Node::Interaction),
-            _ => None,
+            // Roles that may not read campaigns get `null`, as for any node they cannot see.
+            NodeType::Campaign => {
+                match crate::campaigns::service::by_id(viewer, loaders, number).await {
+                    Ok(campaign) => campaign.map(Node::Campaign),
+                    Err(crate::error::AppError::Forbidden(_)) => None,
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            NodeType::ScoringRule => crate::scoring::service::visible_rule(viewer, loaders, number)
+                .await?
+                .map(|r| Node::ScoringRule(crate::scoring::types::ScoringRule(r))),
+            NodeType::Persona => crate::personas::service::visible_persona(viewer, loaders, number)
+                .await?
+                .map(|p| Node::Persona(crate::personas::types::Persona(p))),
         })
     }
 }

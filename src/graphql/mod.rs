@@ -5,11 +5,12 @@ pub mod http;
 pub mod ids;
 pub mod pagination;
 pub mod scalars;
+pub mod ws;
 
 use crate::auth::Viewer;
 use crate::error::{AppError, AppResult};
 use async_graphql::resolver_utils::EnumType as Enum;
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
@@ -17,6 +18,10 @@ pub struct QueryRoot(
     crate::leads::resolver::LeadQuery,
     crate::users::resolver::UserQuery,
     crate::graphql::ids::NodeQuery,
+    crate::campaigns::resolver::CampaignQuery,
+    crate::kpis::resolver::KpiQuery,
+    crate::scoring::resolver::ScoringQuery,
+    crate::personas::resolver::PersonaQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -24,9 +29,16 @@ pub struct QueryRoot(
 pub struct MutationRoot(
     crate::leads::resolver::LeadMutation,
     crate::interactions::resolver::InteractionMutation,
+    crate::campaigns::resolver::CampaignMutation,
+    crate::scoring::resolver::ScoringMutation,
+    crate::personas::resolver::PersonaMutation,
 );
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
+pub struct SubscriptionRoot(crate::events::resolver::EventSubscription);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Limits of a schema (DESIGN.md §8).
 #[derive(Clone, Copy, Debug)]
@@ -45,11 +57,11 @@ impl Default for Limits {
 }
 
 /// The schema without runtime data; the server adds its state with `.data()`.
-pub fn schema_builder(limits: Limits) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+pub fn schema_builder(limits: Limits) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot::default(),
     )
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)

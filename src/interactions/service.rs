@@ -34,7 +34,11 @@ struct Prepared {
     lead: LeadRef,
     kind: InteractionKind,
     occurred_at: chrono::DateTime<chrono::Utc>,
+    /// Given, or the campaign's channel once the campaign is resolved.
     channel: Option<Channel>,
+    campaign_id: Option<i64>,
+    /// Where `campaignId` was given, for the error when no such campaign exists.
+    campaign_field: String,
     external_id: Option<String>,
     metadata: Option<serde_json::Value>,
 }
@@ -51,15 +55,19 @@ fn prepare(input: &RecordInteractionInput, prefix: &str) -> AppResult<Prepared> 
             ));
         }
     };
-    if let Some(id) = &input.campaign_id {
-        ids::decode(NodeType::Campaign, id, &f("campaignId"))?;
-        return Err(AppError::bad_input(f("campaignId"), "no such campaign"));
-    }
+    // Whether the campaign exists is checked in the recording transaction.
+    let campaign_id = input
+        .campaign_id
+        .as_ref()
+        .map(|id| ids::decode(NodeType::Campaign, id, &f("campaignId")))
+        .transpose()?;
     Ok(Prepared {
         lead,
         kind: input.kind,
         occurred_at: input.occurred_at.map(|t| t.0).unwrap_or_else(validate::now),
         channel: input.channel,
+        campaign_id,
+        campaign_field: f("campaignId"),
         external_id: validate::text(
             &f("externalId"),
             input.external_id.as_deref(),
@@ -75,7 +83,7 @@ fn active(p: &Prepared, lead_id: i64) -> interaction::ActiveModel {
         kind: Set(enum_name(p.kind).to_owned()),
         occurred_at: Set(p.occurred_at),
         channel: Set(p.channel.map(|c| enum_name(c).to_owned())),
-        campaign_id: Set(None),
+        campaign_id: Set(p.campaign_id),
         external_id: Set(p.external_id.clone()),
         metadata: Set(p.metadata.clone()),
         created_at: Set(validate::now()),
@@ -136,8 +144,14 @@ pub async fn record(
     input: RecordInteractionInput,
 ) -> AppResult<interaction::Model> {
     policy::require(viewer, Capability::RecordInteractions)?;
-    let prepared = prepare(&input, "input.")?;
+    let mut prepared = prepare(&input, "input.")?;
     let txn = db.begin().await?;
+    if let Some(campaign) = prepared.campaign_id {
+        let channel =
+            crate::campaigns::service::source_channel(&txn, campaign, &prepared.campaign_field)
+                .await?;
+        prepared.channel.get_or_insert(channel);
+    }
     if let Some(key) = &prepared.external_id
         && let Some(existing) = find_by_external_id(&txn, key).await?
     {
@@ -146,8 +160,13 @@ pub async fn record(
     let lead = lead_for(&txn, &prepared.lead)
         .await?
         .ok_or_else(|| AppError::not_found("lead"))?;
+    // Locked before the insert, so concurrent recordings rescore one after another.
+    let lead = leads::lock(&txn, lead.id).await?;
     leads::authorize(viewer, &lead, LeadAction::RecordInteraction(prepared.kind))?;
-    let (stored, _) = insert_one(&txn, &prepared, lead.id).await?;
+    let (stored, created) = insert_one(&txn, &prepared, lead.id).await?;
+    if created {
+        crate::scoring::service::rescore_lead(&txn, lead, validate::now()).await?;
+    }
     txn.commit().await?;
     Ok(stored)
 }
@@ -176,6 +195,27 @@ pub async fn record_batch(
         }
     }
     let txn = db.begin().await?;
+    // One query resolves every campaign of the batch; an unknown one fails its item.
+    let campaigns = crate::campaigns::service::channels(
+        &txn,
+        prepared.iter().filter_map(|(_, p)| p.campaign_id),
+    )
+    .await?;
+    let mut known = Vec::with_capacity(prepared.len());
+    for (index, mut p) in prepared {
+        match p.campaign_id.map(|id| campaigns.get(&id)) {
+            Some(None) => errors.push(batch_error(
+                index,
+                &AppError::bad_input(p.campaign_field.clone(), "no such campaign"),
+            )),
+            Some(Some(channel)) => {
+                p.channel.get_or_insert(*channel);
+                known.push((index, p));
+            }
+            None => known.push((index, p)),
+        }
+    }
+    let prepared = known;
     // Two queries resolve every lead of the batch.
     let ids: Vec<i64> = prepared
         .iter()
@@ -211,6 +251,7 @@ pub async fn record_batch(
         }
     }
     let mut rows = Vec::with_capacity(prepared.len());
+    let mut touched = Vec::new();
     for (index, p) in &prepared {
         let outcome = found
             .get(&p.lead)
@@ -219,10 +260,15 @@ pub async fn record_batch(
                 leads::authorize(viewer, l, LeadAction::RecordInteraction(p.kind)).map(|_| l.id)
             });
         match outcome {
-            Ok(lead_id) => rows.push(active(p, lead_id)),
+            Ok(lead_id) => {
+                touched.push(lead_id);
+                rows.push(active(p, lead_id));
+            }
             Err(err) => errors.push(batch_error(*index, &err)),
         }
     }
+    // Locked in id order before the inserts; each lead is rescored once below.
+    let touched = crate::scoring::service::lock_leads(&txn, touched).await?;
     let attempted = rows.len();
     let mut recorded = 0u64;
     // Bounded statements keep within every database's parameter limit.
@@ -238,6 +284,7 @@ pub async fn record_batch(
             recorded += n;
         }
     }
+    crate::scoring::service::rescore_leads(&txn, touched, validate::now()).await?;
     txn.commit().await?;
     errors.sort_by_key(|e| e.index);
     let recorded = i32::try_from(recorded).unwrap_or(i32::MAX);
@@ -299,6 +346,8 @@ async fn capture_once(
     metadata: Option<serde_json::Value>,
 ) -> AppResult<Captured> {
     let txn = db.begin().await?;
+    // The channel of this touch; also checks that the campaign exists.
+    let channel = leads::source_channel(&txn, new).await?;
     if let Some(key) = &external_id
         && let Some(existing) = find_by_external_id(&txn, key).await?
     {
@@ -344,6 +393,7 @@ async fn capture_once(
                 phone: new.phone.clone(),
                 source_channel: new.source_channel,
                 source_campaign_id: new.source_campaign_id,
+                source_campaign_field: new.source_campaign_field.clone(),
             };
             (leads::insert(viewer, &txn, copy).await?, true)
         }
@@ -352,11 +402,14 @@ async fn capture_once(
         lead: LeadRef::Id(lead.id),
         kind: InteractionKind::FormSubmit,
         occurred_at: validate::now(),
-        channel: Some(new.source_channel),
+        channel: Some(channel),
+        campaign_id: new.source_campaign_id,
+        campaign_field: new.source_campaign_field.clone(),
         external_id,
         metadata,
     };
     let (stored, _) = insert_one(&txn, &prepared, lead.id).await?;
+    crate::scoring::service::rescore_lead(&txn, lead.clone(), validate::now()).await?;
     txn.commit().await?;
     Ok(Captured {
         lead_id: lead.id,

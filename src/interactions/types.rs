@@ -51,6 +51,19 @@ impl Interaction {
     async fn channel(&self) -> Option<Channel> {
         self.0.channel.as_deref().map(crate::graphql::enum_from_db)
     }
+    /// The campaign that brought the interaction (`FORBIDDEN` for INGEST,
+    /// which reads no campaigns).
+    async fn campaign(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<crate::campaigns::types::Campaign>> {
+        let Some(id) = self.0.campaign_id else {
+            return Ok(None);
+        };
+        let viewer = crate::graphql::viewer(ctx)?;
+        let loaders = ctx.data_unchecked::<Loaders>();
+        Ok(crate::campaigns::service::by_id(viewer, loaders, id).await?)
+    }
     /// The caller's idempotency key.
     async fn external_id(&self) -> Option<&str> {
         self.0.external_id.as_deref()

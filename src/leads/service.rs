@@ -110,8 +110,11 @@ pub struct NewLead {
     pub company_size: Option<i32>,
     pub country: Option<String>,
     pub phone: Option<String>,
-    pub source_channel: super::types::Channel,
+    /// `None`: the campaign's channel, else DIRECT (resolved by [`insert`]).
+    pub source_channel: Option<super::types::Channel>,
     pub source_campaign_id: Option<i64>,
+    /// Where `sourceCampaignId` was given, for the error when no such campaign exists.
+    pub source_campaign_field: String,
 }
 
 /// Check a `CreateLeadInput` (DESIGN.md §8); `prefix` names nested fields.
@@ -120,13 +123,12 @@ pub fn validate_new(input: &CreateLeadInput, prefix: &str) -> AppResult<NewLead>
     let s = |name: &str, v: &Option<String>| {
         validate::text(&f(name), v.as_deref(), validate::MAX_STRING)
     };
-    if let Some(id) = &input.source_campaign_id {
-        ids::decode(NodeType::Campaign, id, &f("sourceCampaignId"))?;
-        return Err(AppError::bad_input(
-            f("sourceCampaignId"),
-            "no such campaign",
-        ));
-    }
+    // Whether the campaign exists is checked by `insert`, in the transaction.
+    let source_campaign_id = input
+        .source_campaign_id
+        .as_ref()
+        .map(|id| ids::decode(NodeType::Campaign, id, &f("sourceCampaignId")))
+        .transpose()?;
     Ok(NewLead {
         email: validate::email(&f("email"), &input.email)?,
         first_name: s("firstName", &input.first_name)?,
@@ -137,10 +139,9 @@ pub fn validate_new(input: &CreateLeadInput, prefix: &str) -> AppResult<NewLead>
         company_size: validate::non_negative(&f("companySize"), input.company_size)?,
         country: validate::country(&f("country"), input.country.as_deref())?,
         phone: s("phone", &input.phone)?,
-        source_channel: input
-            .source_channel
-            .unwrap_or(super::types::Channel::Direct),
-        source_campaign_id: None,
+        source_channel: input.source_channel,
+        source_campaign_id,
+        source_campaign_field: f("sourceCampaignId"),
     })
 }
 
@@ -162,13 +163,33 @@ fn duplicate(id: i64) -> AppError {
     }
 }
 
+/// The source channel of a new lead: the given one, else its campaign's
+/// (which must exist: `BAD_USER_INPUT` otherwise), else DIRECT.
+pub async fn source_channel(
+    txn: &impl ConnectionTrait,
+    new: &NewLead,
+) -> AppResult<super::types::Channel> {
+    let campaign_channel = match new.source_campaign_id {
+        Some(id) => Some(
+            crate::campaigns::service::source_channel(txn, id, &new.source_campaign_field).await?,
+        ),
+        None => None,
+    };
+    Ok(new
+        .source_channel
+        .or(campaign_channel)
+        .unwrap_or(super::types::Channel::Direct))
+}
+
 /// Insert a lead with its creation in the history and the outbox, inside the
-/// caller's transaction. A duplicate email is `CONFLICT`.
+/// caller's transaction. A duplicate email is `CONFLICT`; a source campaign
+/// that does not exist is `BAD_USER_INPUT`.
 pub async fn insert(
     viewer: &Viewer,
     txn: &impl ConnectionTrait,
     new: NewLead,
 ) -> AppResult<lead::Model> {
+    let channel = source_channel(txn, &new).await?;
     if let Some(existing) = id_by_email(txn, &new.email).await? {
         return Err(duplicate(existing));
     }
@@ -196,7 +217,7 @@ pub async fn insert(
         score_breakdown: serde_json::json!([]),
         persona_id: None,
         icp_fit: None,
-        source_channel: enum_name(new.source_channel).to_owned(),
+        source_channel: enum_name(channel).to_owned(),
         source_campaign_id: new.source_campaign_id,
         owner_id,
         qual_budget: false,
@@ -238,7 +259,7 @@ pub async fn insert(
         now,
     )
     .await?;
-    Ok(inserted)
+    crate::scoring::service::rescore_lead(txn, inserted, now).await
 }
 
 /// `createLead`.
@@ -315,6 +336,7 @@ pub async fn update(
     next.updated_at = validate::now();
     next.version = current.version + 1;
     let saved = save(&txn, &current, next).await?;
+    let saved = crate::scoring::service::rescore_lead(&txn, saved, validate::now()).await?;
     txn.commit().await?;
     Ok(saved)
 }
@@ -854,6 +876,7 @@ pub async fn merge(
         }
         saved = apply_transition(&txn, saved, to, &viewer.subject, reason, None).await?;
     }
+    let saved = crate::scoring::service::rescore_lead(&txn, saved, validate::now()).await?;
     txn.commit().await?;
     Ok(saved)
 }
@@ -877,7 +900,7 @@ pub async fn erase(viewer: &Viewer, db: &DatabaseConnection, id: i64) -> AppResu
     next.search_text = String::new();
     next.updated_at = validate::now();
     next.version += 1;
-    save(&txn, &current, next).await?;
+    let saved = save(&txn, &current, next).await?;
     interaction::Entity::update_many()
         .col_expr(
             interaction::Column::Metadata,
@@ -886,6 +909,7 @@ pub async fn erase(viewer: &Viewer, db: &DatabaseConnection, id: i64) -> AppResu
         .filter(interaction::Column::LeadId.eq(id))
         .exec(&txn)
         .await?;
+    crate::scoring::service::rescore_lead(&txn, saved, validate::now()).await?;
     txn.commit().await?;
     Ok(true)
 }

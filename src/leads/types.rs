@@ -121,12 +121,56 @@ impl Lead {
     async fn engagement_score(&self) -> i32 {
         self.0.engagement_score
     }
+    /// Each rule with a non-zero contribution; the points add up to `score`.
+    /// Visible to every role that sees the lead, SALES included (rule id,
+    /// name, kind and points; the rule's definition is for MARKETING and ADMIN).
+    async fn score_breakdown(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Vec<crate::scoring::types::ScoreContribution>> {
+        let loaders = ctx.data_unchecked::<Loaders>();
+        let rows = crate::scoring::service::breakdown(loaders, &self.0).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(rule, points)| crate::scoring::types::ScoreContribution {
+                rule: crate::scoring::types::ScoringRule(rule),
+                points,
+            })
+            .collect())
+    }
+    /// The best-matching persona; `null` when none matches at all.
+    async fn persona(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<crate::personas::types::Persona>> {
+        let Some(id) = self.0.persona_id else {
+            return Ok(None);
+        };
+        let loaders = ctx.data_unchecked::<Loaders>();
+        Ok(loaders
+            .personas
+            .load_one(id)
+            .await?
+            .map(crate::personas::types::Persona))
+    }
     /// Fit (0..1) to the best-matching persona; `null` when none matches.
     async fn icp_fit(&self) -> Option<f64> {
         self.0.icp_fit
     }
     async fn source_channel(&self) -> Channel {
         crate::graphql::enum_from_db(&self.0.source_channel)
+    }
+    /// The campaign of the first touch.
+    async fn source_campaign(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<crate::campaigns::types::Campaign>> {
+        let Some(id) = self.0.source_campaign_id else {
+            return Ok(None);
+        };
+        let viewer = crate::graphql::viewer(ctx)?;
+        let loaders = ctx.data_unchecked::<Loaders>();
+        Ok(crate::campaigns::service::by_id(viewer, loaders, id).await?)
     }
     /// The sales rep who owns the lead.
     async fn owner(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {

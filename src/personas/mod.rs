@@ -1,3 +1,7 @@
 //! Personas: ideal customer profiles and a lead's fit to them (DESIGN.md §5).
 
 pub mod fit;
+pub mod loader;
+pub mod resolver;
+pub mod service;
+pub mod types;

@@ -1,4 +1,9 @@
 //! Scoring: FIT and ENGAGEMENT rules, decay, caps and the score breakdown
-//! of DESIGN.md §4.
+//! of DESIGN.md §4; rescoring in the write's transaction and in bulk; the
+//! automatic move to MQL.
 
 pub mod engine;
+pub mod loader;
+pub mod resolver;
+pub mod service;
+pub mod types;

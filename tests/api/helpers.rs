@@ -28,6 +28,9 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        // Stops the event dispatcher and closes the WebSockets, which the
+        // graceful shutdown of axum does not wait for.
+        self.state.events.shutdown();
     }
 }
 
@@ -102,6 +105,13 @@ impl TestApp {
             _dir: dir,
             shutdown: Some(tx),
         }
+    }
+
+    /// Keep the temporary SQLite directory beyond this app, to restart a
+    /// server on the same database after dropping this one.
+    #[allow(dead_code, reason = "for tests that restart the server")]
+    pub fn keep_dir(&mut self) -> Option<tempfile::TempDir> {
+        self._dir.take()
     }
 
     /// A valid token for `subject` with `role`.

@@ -8,10 +8,15 @@
 )]
 
 mod access;
+mod campaigns;
 mod helpers;
 mod http;
 mod interactions;
+mod kpis;
 mod leads;
 mod lifecycle;
 mod merge;
+mod personas;
 mod schema;
+mod scoring;
+mod subscriptions;

@@ -6,57 +6,7 @@ use std::collections::BTreeMap;
 
 /// Contract parts that later issues build. Each issue removes its entries;
 /// the list must be empty when the last of them lands.
-const NOT_YET_BUILT: &[&str] = &[
-    // Scoring and personas (issue 4)
-    "ScoreContribution",
-    "ScoringRule",
-    "ScoringSettings",
-    "FitCondition",
-    "Persona",
-    "FitConditionInput",
-    "ScoringRuleInput",
-    "PersonaInput",
-    "RescoreResult",
-    "ScoringRuleKind",
-    "LeadField",
-    "ConditionOp",
-    "Lead.scoreBreakdown",
-    "Lead.persona",
-    "Query.personas",
-    "Query.scoringRules",
-    "Query.scoringSettings",
-    "Mutation.createScoringRule",
-    "Mutation.updateScoringRule",
-    "Mutation.deleteScoringRule",
-    "Mutation.updateScoringSettings",
-    "Mutation.rescoreLeads",
-    "Mutation.createPersona",
-    "Mutation.updatePersona",
-    "Mutation.deletePersona",
-    // Campaigns and KPIs (issue 5)
-    "Date",
-    "Campaign",
-    "CampaignInput",
-    "PeriodInput",
-    "FunnelStage",
-    "FunnelGroup",
-    "FunnelReport",
-    "CostRow",
-    "LeadRelevance",
-    "KpiGroupBy",
-    "Lead.sourceCampaign",
-    "Interaction.campaign",
-    "Query.campaigns",
-    "Query.funnel",
-    "Query.costPerLead",
-    "Query.leadRelevance",
-    "Mutation.createCampaign",
-    "Mutation.updateCampaign",
-    "Mutation.recordSpend",
-    // Subscriptions (issue 6)
-    "StageChangeEvent",
-    "Subscription",
-];
+const NOT_YET_BUILT: &[&str] = &[];
 
 fn root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,0 +1,8 @@
+//! Campaigns and their daily spend: the cost side of the KPIs. Budget and
+//! spend are hidden from SALES (DESIGN.md §2): absent from its introspection
+//! and refused when asked.
+
+pub mod loader;
+pub mod resolver;
+pub mod service;
+pub mod types;

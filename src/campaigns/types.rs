@@ -1,0 +1,96 @@
+//! GraphQL types of campaigns.
+
+use crate::app::{AppState, Loaders};
+use crate::auth::Viewer;
+use crate::auth::policy::{self, Capability};
+use crate::error::ApiResult;
+use crate::graphql::ids::{NodeType, encode};
+use crate::graphql::scalars::{Date, Money};
+use crate::leads::types::Channel;
+use async_graphql::{Context, ID, InputObject, Object};
+use entity::campaign;
+use rust_decimal::Decimal;
+
+/// `visible` hook of cost fields and types: shown only to roles that may
+/// read campaign cost. Hiding is not refusing: the resolvers check too.
+pub fn sees_cost(ctx: &Context<'_>) -> bool {
+    ctx.data_opt::<Viewer>()
+        .is_some_and(|v| policy::allows(v.role, Capability::ReadCampaignCost))
+}
+
+/// A marketing campaign on one channel.
+pub struct Campaign(pub campaign::Model);
+
+impl From<campaign::Model> for Campaign {
+    fn from(m: campaign::Model) -> Self {
+        Campaign(m)
+    }
+}
+
+#[Object]
+impl Campaign {
+    pub async fn id(&self) -> ID {
+        encode(NodeType::Campaign, self.0.id)
+    }
+    /// Unique among campaigns.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The channel the campaign runs on; leads it brings default to it.
+    async fn channel(&self) -> Channel {
+        crate::graphql::enum_from_db(&self.0.channel)
+    }
+    async fn starts_on(&self) -> Option<Date> {
+        self.0.starts_on.map(Date)
+    }
+    async fn ends_on(&self) -> Option<Date> {
+        self.0.ends_on.map(Date)
+    }
+    /// The planned budget. MARKETING and ADMIN only.
+    #[graphql(visible = "sees_cost")]
+    async fn budget(&self, ctx: &Context<'_>) -> ApiResult<Option<Money>> {
+        let viewer = crate::graphql::viewer(ctx)?;
+        policy::require(viewer, Capability::ReadCampaignCost)?;
+        let state = ctx.data_unchecked::<AppState>();
+        Ok(self
+            .0
+            .budget_cents
+            .map(|c| Money::from_cents(c, state.currency())))
+    }
+    /// The sum of the spend entries dated in `[from, to)`; an open bound is
+    /// unbounded (both omitted: all time). MARKETING and ADMIN only.
+    #[graphql(visible = "sees_cost")]
+    async fn spend(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<Date>,
+        to: Option<Date>,
+    ) -> ApiResult<Money> {
+        let viewer = crate::graphql::viewer(ctx)?;
+        let loaders = ctx.data_unchecked::<Loaders>();
+        let cents = super::service::spend(
+            viewer,
+            loaders,
+            self.0.id,
+            from.map(|d| d.0),
+            to.map(|d| d.0),
+        )
+        .await?;
+        let state = ctx.data_unchecked::<AppState>();
+        Ok(Money::from_cents(cents, state.currency()))
+    }
+}
+
+/// A campaign's attributes; `updateCampaign` replaces all of them (an
+/// omitted optional field becomes `null`).
+#[derive(InputObject, Clone, Debug)]
+pub struct CampaignInput {
+    /// Unique, at most 256 characters.
+    pub name: String,
+    pub channel: Channel,
+    pub starts_on: Option<Date>,
+    /// Not before `startsOn`.
+    pub ends_on: Option<Date>,
+    /// At least 0, at most 2 decimals.
+    pub budget: Option<Decimal>,
+}

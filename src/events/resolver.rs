@@ -1,0 +1,138 @@
+//! Subscriptions to stage changes, and the wake-up of the bus after mutations.
+
+use super::EventBus;
+use super::bus::FollowError;
+use super::outbox::encode_cursor;
+use super::types::StageChangeEvent;
+use crate::error::{ApiError, ApiResult};
+use crate::leads::lifecycle::LeadStage;
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
+};
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use async_graphql::{Context, ErrorExtensions, Response, ServerResult, Subscription, Variables};
+use futures::stream::{BoxStream, StreamExt};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[derive(Default)]
+pub struct EventSubscription;
+
+type EventStream = BoxStream<'static, async_graphql::Result<StageChangeEvent>>;
+
+#[Subscription]
+impl EventSubscription {
+    /// Stage changes of the leads you may see after the change (SALES: the
+    /// lead is then MQL or beyond, or yours), oldest first. Without `after`
+    /// it starts now (a change committed a moment before may still come);
+    /// with `after` it first replays every later change, then
+    /// continues live: in order, no gap, no duplicate, across reconnects and
+    /// server restarts. Events are kept `LEADGRAPH_EVENT_RETENTION_DAYS`
+    /// (default 30); an older cursor is `BAD_USER_INPUT` on `after`. When the
+    /// stream is interrupted it ends with an error whose
+    /// `extensions.resumeAfter` is the cursor to resubscribe with.
+    async fn lead_stage_changed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only changes to these stages; omit for every stage.")] to_stages: Option<
+            Vec<LeadStage>,
+        >,
+        #[graphql(desc = "The `cursor` of the last event received, to resume after it.")]
+        after: Option<String>,
+    ) -> Result<EventStream, ApiError> {
+        open(ctx, to_stages, after).await
+    }
+
+    /// Newly sales-qualified leads: `leadStageChanged(toStages: [SQL])`.
+    async fn lead_qualified(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `cursor` of the last event received, to resume after it.")]
+        after: Option<String>,
+    ) -> Result<EventStream, ApiError> {
+        open(ctx, Some(vec![LeadStage::Sql]), after).await
+    }
+}
+
+async fn open(
+    ctx: &Context<'_>,
+    to_stages: Option<Vec<LeadStage>>,
+    after: Option<String>,
+) -> ApiResult<EventStream> {
+    let viewer = crate::graphql::viewer(ctx)?;
+    let state = crate::graphql::state(ctx);
+    let events = super::service::subscribe(state, viewer, to_stages, after.as_deref()).await?;
+    Ok(events
+        .map(|item| match item {
+            Ok(event) => Ok(StageChangeEvent(event)),
+            Err(FollowError::Expired(err)) => Err(err.to_graphql()),
+            Err(FollowError::Interrupted { resume_after }) => Err(interrupted(resume_after)),
+        })
+        .boxed())
+}
+
+/// The error that ends an interrupted stream; its message carries no
+/// internals, so the WebSocket layer does not mask it.
+fn interrupted(resume_after: i64) -> async_graphql::Error {
+    let cursor = encode_cursor(resume_after);
+    async_graphql::Error::new(format!(
+        "the event stream was interrupted; resubscribe with after: \"{cursor}\" to receive \
+         every later event"
+    ))
+    .extend_with(|_, ext| {
+        ext.set("code", "INTERNAL_SERVER_ERROR");
+        ext.set("resumeAfter", cursor.as_str());
+    })
+}
+
+/// Wakes the event bus after every operation that contains a mutation, so
+/// subscribers on this instance get its events right after the commit.
+pub struct WakeAfterMutation(pub Arc<EventBus>);
+
+impl ExtensionFactory for WakeAfterMutation {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(WakeExtension {
+            bus: self.0.clone(),
+            mutation: AtomicBool::new(false),
+        })
+    }
+}
+
+struct WakeExtension {
+    bus: Arc<EventBus>,
+    mutation: AtomicBool,
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for WakeExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        if document
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.ty == OperationType::Mutation)
+        {
+            self.mutation.store(true, Ordering::Relaxed);
+        }
+        Ok(document)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let response = next.run(ctx, operation_name).await;
+        if self.mutation.load(Ordering::Relaxed) {
+            self.bus.wake();
+        }
+        response
+    }
+}

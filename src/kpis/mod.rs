@@ -1,0 +1,8 @@
+//! The KPIs of DESIGN.md §6 — funnel, cost per lead, lead relevance —
+//! aggregated in the database over the stored per-lead milestones; only the
+//! per-group totals reach the process.
+
+pub mod calc;
+pub mod resolver;
+pub mod service;
+pub mod types;

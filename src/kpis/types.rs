@@ -1,0 +1,173 @@
+//! GraphQL types of the KPIs.
+
+use super::calc::{self, CohortCounts, CostFigures};
+use crate::graphql::scalars::{DateTime, Money};
+use crate::leads::lifecycle::LeadStage;
+use async_graphql::{Enum, InputObject, SimpleObject};
+
+/// A half-open period `[from, to)` in UTC: `from < to`, at most 5 years.
+#[derive(InputObject, Clone, Copy, Debug)]
+pub struct PeriodInput {
+    pub from: DateTime,
+    pub to: DateTime,
+}
+
+/// How KPI rows are grouped.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum KpiGroupBy {
+    /// One group, key `ALL`.
+    None,
+    /// By the lead's `sourceChannel` (costPerLead: the campaign's channel
+    /// for spend); key = the Channel value.
+    Channel,
+    /// By `sourceCampaign`; key = the campaign's id, `NONE` for leads
+    /// without one.
+    Campaign,
+    /// By the lead's current persona; key = the persona's id, `NONE` for
+    /// leads without one. Not for costPerLead.
+    Persona,
+}
+
+/// One stage of a funnel group.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct FunnelStage {
+    pub stage: LeadStage,
+    /// Cohort leads whose highest stage ever is at or beyond this one.
+    pub reached: i32,
+    /// reached / previous stage's reached; `null` for LEAD or when the
+    /// previous stage is 0.
+    pub conversion_from_previous: Option<f64>,
+    /// Mean days from the first time at a stage ≥ the previous one to the
+    /// first time at a stage ≥ this one, over the leads that reached this
+    /// one; `null` for LEAD or when none did.
+    pub avg_days_from_previous: Option<f64>,
+}
+
+/// The funnel of one group of the cohort.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct FunnelGroup {
+    /// `ALL`, a Channel value, a campaign or persona id, or `NONE`.
+    pub key: String,
+    /// A readable name: the channel, campaign or persona name.
+    pub label: String,
+    /// Leads created in the period (the cohort), erased ones included.
+    pub new_leads: i32,
+    /// LEAD, MQL, SQL, OPPORTUNITY, CUSTOMER in this order.
+    pub stages: Vec<FunnelStage>,
+    /// Cohort leads currently DISQUALIFIED.
+    pub disqualified: i32,
+    /// CUSTOMER reached / newLeads; `null` when there are no new leads.
+    pub overall_conversion: Option<f64>,
+}
+
+/// `funnel`: groups with at least one lead in the cohort (`NONE`: always
+/// the one group `ALL`).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct FunnelReport {
+    pub from: DateTime,
+    pub to: DateTime,
+    pub groups: Vec<FunnelGroup>,
+}
+
+/// Cost, leads and return of one group. MARKETING and ADMIN only.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(visible = "crate::campaigns::types::sees_cost")]
+pub struct CostRow {
+    /// `ALL`, a Channel value, a campaign id, or `NONE`.
+    pub key: String,
+    pub label: String,
+    /// Spend entries of the group's campaigns dated in the period.
+    pub spend: Money,
+    /// Cohort leads of the group (all of them reached LEAD).
+    pub leads: i32,
+    /// Cohort leads of the group that reached MQL.
+    pub mqls: i32,
+    /// … that reached SQL.
+    pub sqls: i32,
+    /// … that reached CUSTOMER.
+    pub customers: i32,
+    /// spend / leads; `null` when there are none.
+    pub cost_per_lead: Option<Money>,
+    pub cost_per_mql: Option<Money>,
+    pub cost_per_sql: Option<Money>,
+    pub cost_per_customer: Option<Money>,
+    /// Deal amounts of the group's cohort leads that reached CUSTOMER.
+    pub revenue: Money,
+    /// (revenue − spend) / spend; `null` when spend is 0.
+    pub roi: Option<f64>,
+}
+
+/// How many new leads fit the ideal customer profiles, and how many were
+/// disqualified.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct LeadRelevance {
+    /// Leads created in the period.
+    pub new_leads: i32,
+    /// Cohort leads with `icpFit ≥ minIcpFit`.
+    pub matching_icp: i32,
+    /// matchingIcp / newLeads; `null` when there are no new leads.
+    pub share: Option<f64>,
+    /// Cohort leads currently DISQUALIFIED.
+    pub disqualified: i32,
+    /// disqualified / newLeads; `null` when there are no new leads.
+    pub disqualification_rate: Option<f64>,
+}
+
+/// Counts fit an Int: a cohort is far below 2^31 leads.
+fn int(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+impl FunnelGroup {
+    pub fn new(key: String, label: String, counts: &CohortCounts) -> Self {
+        FunnelGroup {
+            key,
+            label,
+            new_leads: int(counts.new_leads),
+            stages: calc::stage_figures(counts)
+                .iter()
+                .map(|s| FunnelStage {
+                    stage: LeadStage::FUNNEL[s.index],
+                    reached: int(s.reached),
+                    conversion_from_previous: s.conversion_from_previous,
+                    avg_days_from_previous: s.avg_days_from_previous,
+                })
+                .collect(),
+            disqualified: int(counts.disqualified),
+            overall_conversion: calc::overall_conversion(counts),
+        }
+    }
+}
+
+impl CostRow {
+    pub fn new(key: String, label: String, f: &CostFigures, currency: &str) -> Self {
+        let money = |cents: i64| Money::from_cents(cents, currency);
+        CostRow {
+            key,
+            label,
+            spend: money(f.spend_cents),
+            leads: int(f.leads),
+            mqls: int(f.mqls),
+            sqls: int(f.sqls),
+            customers: int(f.customers),
+            cost_per_lead: f.cost_per_lead.map(money),
+            cost_per_mql: f.cost_per_mql.map(money),
+            cost_per_sql: f.cost_per_sql.map(money),
+            cost_per_customer: f.cost_per_customer.map(money),
+            revenue: money(f.revenue_cents),
+            roi: f.roi,
+        }
+    }
+}
+
+impl LeadRelevance {
+    pub fn new(new_leads: i64, matching_icp: i64, disqualified: i64) -> Self {
+        LeadRelevance {
+            new_leads: int(new_leads),
+            matching_icp: int(matching_icp),
+            share: calc::ratio(matching_icp, new_leads),
+            disqualified: int(disqualified),
+            disqualification_rate: calc::ratio(disqualified, new_leads),
+        }
+    }
+}

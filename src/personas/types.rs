@@ -1,0 +1,57 @@
+//! GraphQL types of personas.
+
+use crate::graphql::ids::{NodeType, encode};
+use async_graphql::{ID, InputObject, Object};
+use entity::persona;
+
+/// An ideal customer profile. Its criteria are the non-empty lists and the
+/// size bounds; a lead's fit is the share of criteria it satisfies.
+pub struct Persona(pub persona::Model);
+
+#[Object]
+impl Persona {
+    pub async fn id(&self) -> ID {
+        encode(NodeType::Persona, self.0.id)
+    }
+    /// Unique.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// The lead's industry is one of these (case-insensitive).
+    async fn industries(&self) -> Vec<String> {
+        super::service::strings(&self.0.industries)
+    }
+    /// With `companySizeMax`, one criterion: the company size is within the bounds.
+    async fn company_size_min(&self) -> Option<i32> {
+        self.0.company_size_min
+    }
+    async fn company_size_max(&self) -> Option<i32> {
+        self.0.company_size_max
+    }
+    /// ISO 3166-1 alpha-2 codes; the lead's country is one of them.
+    async fn countries(&self) -> Vec<String> {
+        super::service::strings(&self.0.countries)
+    }
+    /// The lead's job title contains one of these (case-insensitive).
+    async fn job_title_keywords(&self) -> Vec<String> {
+        super::service::strings(&self.0.job_title_keywords)
+    }
+}
+
+/// A whole persona; `updatePersona` replaces every field. Lists hold at most
+/// 100 entries of at most 256 characters.
+#[derive(InputObject, Clone, Debug)]
+pub struct PersonaInput {
+    pub name: String,
+    pub description: Option<String>,
+    pub industries: Option<Vec<String>>,
+    /// At least 0, at most `companySizeMax`.
+    pub company_size_min: Option<i32>,
+    pub company_size_max: Option<i32>,
+    /// ISO 3166-1 alpha-2 codes.
+    pub countries: Option<Vec<String>>,
+    pub job_title_keywords: Option<Vec<String>>,
+}

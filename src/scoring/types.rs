@@ -1,0 +1,221 @@
+//! GraphQL types of scoring.
+//!
+//! SALES may not read scoring rules or settings (DESIGN.md §2), yet sees
+//! `Lead.scoreBreakdown` with rule names. So a [`ScoringRule`] shows every
+//! role its `id`, `name`, `kind` and `points`; its definition (`active`,
+//! `condition`, `interactionKind`, …) is for the roles that read scoring:
+//! absent from other roles' introspection and `FORBIDDEN` when asked anyway.
+
+use super::engine;
+use crate::auth::Viewer;
+use crate::auth::policy::{self, Capability};
+use crate::error::ApiResult;
+use crate::graphql::ids::{NodeType, encode};
+use crate::interactions::types::InteractionKind;
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use entity::scoring_rule;
+
+fn viewer_may(ctx: &Context<'_>, capability: Capability) -> bool {
+    // No viewer: the schema export, which shows everything.
+    ctx.data_opt::<Viewer>()
+        .is_none_or(|viewer| policy::allows(viewer.role, capability))
+}
+
+/// Introspection visibility of what reads scoring rules and settings.
+pub fn scoring_readable(ctx: &Context<'_>) -> bool {
+    viewer_may(ctx, Capability::ReadScoring)
+}
+
+/// Introspection visibility of what changes scoring rules and settings.
+pub fn scoring_writable(ctx: &Context<'_>) -> bool {
+    viewer_may(ctx, Capability::WriteScoring)
+}
+
+/// FIT rules look at the lead's attributes, ENGAGEMENT rules at its interactions.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "engine::RuleKind")]
+pub enum ScoringRuleKind {
+    /// A condition on the lead's attributes; gives its points once.
+    Fit,
+    /// Points per matching interaction, optionally decayed and capped.
+    Engagement,
+}
+
+/// The lead attribute a FIT condition reads.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "engine::LeadField")]
+pub enum LeadField {
+    JobTitle,
+    Industry,
+    /// The only numeric field: `GTE` and `LTE` apply to it alone.
+    CompanySize,
+    Country,
+    /// The part of the email after the `@`.
+    EmailDomain,
+}
+
+/// How a FIT condition compares the attribute with its values.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "engine::ConditionOp")]
+pub enum ConditionOp {
+    /// Case-insensitive equality with the single value.
+    Equals,
+    /// Case-insensitive equality with any of the values.
+    In,
+    /// Case-insensitive substring: the attribute contains any of the values.
+    Contains,
+    /// `COMPANY_SIZE` at least the single integer value.
+    Gte,
+    /// `COMPANY_SIZE` at most the single integer value.
+    Lte,
+}
+
+/// The condition of a FIT rule.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct FitCondition {
+    pub field: LeadField,
+    pub op: ConditionOp,
+    pub values: Vec<String>,
+}
+
+impl From<engine::FitCondition> for FitCondition {
+    fn from(c: engine::FitCondition) -> Self {
+        FitCondition {
+            field: c.field.into(),
+            op: c.op.into(),
+            values: c.values,
+        }
+    }
+}
+
+/// A scoring rule (DESIGN.md §4). Every role that sees a lead's
+/// `scoreBreakdown` sees the rule's id, name, kind and points; the rest of
+/// its definition is for MARKETING and ADMIN only.
+pub struct ScoringRule(pub scoring_rule::Model);
+
+impl ScoringRule {
+    /// The definition, for viewers who may read scoring rules.
+    fn definition(&self, ctx: &Context<'_>) -> ApiResult<&scoring_rule::Model> {
+        policy::require(crate::graphql::viewer(ctx)?, Capability::ReadScoring)?;
+        Ok(&self.0)
+    }
+}
+
+#[Object]
+impl ScoringRule {
+    pub async fn id(&self) -> ID {
+        encode(NodeType::ScoringRule, self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn kind(&self) -> ScoringRuleKind {
+        engine::RuleKind::parse(&self.0.kind)
+            .unwrap_or(engine::RuleKind::Fit)
+            .into()
+    }
+    /// Points per match; may be negative.
+    async fn points(&self) -> i32 {
+        self.0.points
+    }
+    /// Inactive rules give nothing. MARKETING and ADMIN only.
+    #[graphql(visible = "scoring_readable")]
+    async fn active(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        Ok(self.definition(ctx)?.active)
+    }
+    /// FIT rules: what the lead's attributes must satisfy. MARKETING and ADMIN only.
+    #[graphql(visible = "scoring_readable")]
+    async fn condition(&self, ctx: &Context<'_>) -> ApiResult<Option<FitCondition>> {
+        Ok(super::service::condition(self.definition(ctx)?).map(FitCondition::from))
+    }
+    /// ENGAGEMENT rules: the kind of interaction that scores. MARKETING and ADMIN only.
+    #[graphql(visible = "scoring_readable")]
+    async fn interaction_kind(&self, ctx: &Context<'_>) -> ApiResult<Option<InteractionKind>> {
+        Ok(self
+            .definition(ctx)?
+            .interaction_kind
+            .as_deref()
+            .map(crate::graphql::enum_from_db))
+    }
+    /// ENGAGEMENT rules: only interactions whose metadata has this key count.
+    /// MARKETING and ADMIN only.
+    #[graphql(visible = "scoring_readable")]
+    async fn metadata_key(&self, ctx: &Context<'_>) -> ApiResult<Option<&str>> {
+        Ok(self.definition(ctx)?.metadata_key.as_deref())
+    }
+    /// ENGAGEMENT rules: the value at `metadataKey` must be a string
+    /// containing this, case-insensitively. MARKETING and ADMIN only.
+    #[graphql(visible = "scoring_readable")]
+    async fn metadata_contains(&self, ctx: &Context<'_>) -> ApiResult<Option<&str>> {
+        Ok(self.definition(ctx)?.metadata_contains.as_deref())
+    }
+    /// ENGAGEMENT rules: an interaction's points halve every this many days;
+    /// `null` = no decay. MARKETING and ADMIN only.
+    #[graphql(visible = "scoring_readable")]
+    async fn decay_half_life_days(&self, ctx: &Context<'_>) -> ApiResult<Option<i32>> {
+        Ok(self.definition(ctx)?.decay_half_life_days)
+    }
+    /// Cap on what this rule gives one lead (`|total| ≤ cap`); `null` = no cap.
+    /// MARKETING and ADMIN only.
+    #[graphql(visible = "scoring_readable")]
+    async fn max_points_per_lead(&self, ctx: &Context<'_>) -> ApiResult<Option<i32>> {
+        Ok(self.definition(ctx)?.max_points_per_lead)
+    }
+}
+
+/// Settings of the scoring engine.
+#[derive(SimpleObject, Clone, Copy, Debug)]
+pub struct ScoringSettings {
+    /// A lead at LEAD whose score reaches this moves to MQL automatically.
+    pub mql_threshold: i32,
+}
+
+/// What one rule gives a lead; a lead's contributions add up to its score.
+#[derive(SimpleObject)]
+pub struct ScoreContribution {
+    pub rule: ScoringRule,
+    pub points: i32,
+}
+
+/// What `rescoreLeads` did.
+#[derive(SimpleObject, Clone, Copy, Debug)]
+pub struct RescoreResult {
+    /// Leads scored again (every lead).
+    pub leads_rescored: i32,
+    /// Leads that moved from LEAD to MQL because of it.
+    pub promoted_to_mql: i32,
+}
+
+/// The condition of a FIT rule.
+#[derive(InputObject, Clone, Debug)]
+pub struct FitConditionInput {
+    pub field: LeadField,
+    pub op: ConditionOp,
+    /// `EQUALS`, `GTE`, `LTE`: exactly one (an integer for `GTE`/`LTE`);
+    /// `IN`, `CONTAINS`: at least one.
+    pub values: Vec<String>,
+}
+
+/// A whole scoring rule; `updateScoringRule` replaces every field.
+#[derive(InputObject, Clone, Debug)]
+pub struct ScoringRuleInput {
+    pub name: String,
+    pub kind: ScoringRuleKind,
+    /// May be negative.
+    pub points: i32,
+    #[graphql(default_with = "Some(true)")]
+    pub active: Option<bool>,
+    /// FIT rules only, and required for them.
+    pub condition: Option<FitConditionInput>,
+    /// ENGAGEMENT rules only, and required for them.
+    pub interaction_kind: Option<InteractionKind>,
+    /// ENGAGEMENT rules: count only interactions whose metadata has this key.
+    pub metadata_key: Option<String>,
+    /// ENGAGEMENT rules, with `metadataKey`: the value must be a string
+    /// containing this, case-insensitively.
+    pub metadata_contains: Option<String>,
+    /// ENGAGEMENT rules: at least 1; `null` = no decay.
+    pub decay_half_life_days: Option<i32>,
+    /// ENGAGEMENT rules: at least 1; `null` = no cap.
+    pub max_points_per_lead: Option<i32>,
+}
