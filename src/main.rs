@@ -2,6 +2,10 @@ use clap::Parser;
 use leadgraph::config::{Cli, Command};
 use std::process::ExitCode;
 
+// glibc malloc took a third of the server's CPU under load (bench/RESULTS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -58,6 +58,10 @@ struct Args {
     /// Where to write the summary.
     #[arg(long, default_value = "target/bench/summary.json")]
     out: std::path::PathBuf,
+    /// Keep the rows already in `--out` (another database's run), replacing
+    /// those of the same workload, database and concurrency.
+    #[arg(long)]
+    append: bool,
 }
 
 /// One line of the summary.
@@ -514,7 +518,27 @@ async fn run(mut args: Args) -> Result<bool, String> {
     if let Some(dir) = ctx.args.out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let text = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?;
+    let mut all: Vec<Value> = Vec::new();
+    if ctx.args.append
+        && let Ok(old) = std::fs::read_to_string(&ctx.args.out)
+        && let Ok(Value::Array(old)) = serde_json::from_str::<Value>(&old)
+    {
+        let key = |v: &Value| {
+            (
+                v["workload"].clone(),
+                v["database"].clone(),
+                v["concurrency"].clone(),
+            )
+        };
+        let new: Vec<_> = rows
+            .iter()
+            .filter_map(|r| serde_json::to_value(r).ok())
+            .map(|v| key(&v))
+            .collect();
+        all.extend(old.into_iter().filter(|v| !new.contains(&key(v))));
+    }
+    all.extend(rows.iter().filter_map(|r| serde_json::to_value(r).ok()));
+    let text = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
     std::fs::write(&ctx.args.out, text).map_err(|e| format!("{}: {e}", ctx.args.out.display()))?;
     print_table(&rows);
     eprintln!("summary written to {}", ctx.args.out.display());

@@ -559,3 +559,145 @@ async fn sales_sees_names_and_channels_but_never_cost() {
         .await;
     assert_eq!(data["node"], Value::Null);
 }
+
+/// A subscription event carries no cost to SALES: asking for it is refused
+/// at subscribe time, and the events it may ask for hold none.
+#[tokio::test]
+async fn subscription_events_carry_no_cost_to_sales() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    type Socket = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+    async fn send(ws: &mut Socket, message: Value) {
+        ws.send(Message::text(message.to_string()))
+            .await
+            .expect("send");
+    }
+    async fn recv(ws: &mut Socket) -> Value {
+        let wait = std::time::Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout(wait, ws.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    return serde_json::from_str(text.as_str()).expect("JSON");
+                }
+                Ok(Some(Ok(_))) => continue,
+                other => panic!("socket ended: {other:?}"),
+            }
+        }
+    }
+    async fn connect(app: &TestApp, token: &str) -> Socket {
+        let mut request = format!("ws://{}/graphql/ws", app.addr)
+            .into_client_request()
+            .expect("request");
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "graphql-transport-ws".parse().expect("header"),
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("connect");
+        send(
+            &mut ws,
+            json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}),
+        )
+        .await;
+        assert_eq!(recv(&mut ws).await["type"], "connection_ack");
+        ws
+    }
+    /// Subscribe; a pong after it means the subscription is live (or refused).
+    async fn subscribe(ws: &mut Socket, query: &str) -> Option<Value> {
+        send(
+            ws,
+            json!({"type": "subscribe", "id": "1", "payload": {"query": query}}),
+        )
+        .await;
+        send(ws, json!({"type": "ping"})).await;
+        let first = recv(ws).await;
+        if first["type"] == "pong" {
+            return None;
+        }
+        assert_eq!(recv(ws).await["type"], "pong");
+        Some(first)
+    }
+
+    let app = TestApp::spawn().await;
+    let t = app.tokens();
+    let data = app
+        .ok(
+            &t.marketing,
+            CREATE,
+            json!({"input": {"name": "Search", "channel": "PAID_SEARCH", "budget": "4321.00"}}),
+        )
+        .await;
+    let campaign = data["createCampaign"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    spend(&app, &t.marketing, &campaign, "2026-03-01", "1234.00").await;
+    let lead = app
+        .ok(
+            &t.marketing,
+            "mutation($input: CreateLeadInput!) { createLead(input: $input) { id } }",
+            json!({"input": {"email": "a@example.com", "sourceCampaignId": campaign}}),
+        )
+        .await["createLead"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(app.transition(&t.marketing, &lead, "MQL", None).await, None);
+
+    let with_cost = "subscription { leadQualified { lead { sourceCampaign { name budget { amount } spend { amount } } } } }";
+    // Refused at subscribe time, or accepted with every event refusing the
+    // cost fields (the resolvers check the policy on each event).
+    let mut refused = connect(&app, &t.sales).await;
+    let early = subscribe(&mut refused, with_cost).await;
+    let mut sales = connect(&app, &t.sales).await;
+    assert!(
+        subscribe(
+            &mut sales,
+            "subscription { leadQualified { lead { sourceCampaign { name channel } } } }"
+        )
+        .await
+        .is_none()
+    );
+    let mut marketing = connect(&app, &t.marketing).await;
+    assert!(subscribe(&mut marketing, with_cost).await.is_none());
+
+    app.ok(
+        &t.sales,
+        "mutation($id: ID!) { qualifyLead(id: $id, input: {budget: true, need: true, authority: true}) { stage } }",
+        json!({"id": lead}),
+    )
+    .await;
+    let event = recv(&mut sales).await;
+    assert_eq!(
+        event["payload"]["data"]["leadQualified"]["lead"]["sourceCampaign"],
+        json!({"name": "Search", "channel": "PAID_SEARCH"})
+    );
+    let text = event.to_string();
+    assert!(
+        !text.contains("4321") && !text.contains("1234"),
+        "cost in a SALES event: {text}"
+    );
+    let answer = match early {
+        Some(answer) => answer,
+        None => recv(&mut refused).await,
+    };
+    let text = answer.to_string();
+    assert!(
+        answer["type"] == "error" || text.contains("FORBIDDEN"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("4321") && !text.contains("1234"),
+        "cost in a SALES event: {text}"
+    );
+    let event = recv(&mut marketing).await;
+    assert_eq!(
+        event["payload"]["data"]["leadQualified"]["lead"]["sourceCampaign"],
+        json!({"name": "Search", "budget": {"amount": "4321.00"}, "spend": {"amount": "1234.00"}})
+    );
+}

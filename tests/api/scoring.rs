@@ -1081,6 +1081,31 @@ async fn rescore_leads_applies_rule_changes_and_decay() {
     );
     assert_eq!(lead(&app, &t.marketing, &ids[0]).await["stage"], "MQL");
     assert_eq!(lead(&app, &t.marketing, &ids[1]).await["stage"], "LEAD");
+    // A bulk promotion writes what any promotion writes: history, outbox,
+    // milestone, version.
+    for id in [&ids[0], &ids[2]] {
+        let l = lead(&app, &t.marketing, id).await;
+        assert_eq!(
+            l["stageHistory"],
+            json!([{"from": null, "to": "LEAD", "actor": "mia@example.com"},
+                   {"from": "LEAD", "to": "MQL", "actor": "system:scoring"}])
+        );
+        assert_eq!(
+            outbox(&app, db_id(id)).await,
+            vec![
+                ("LEAD".to_owned(), "mia@example.com".to_owned()),
+                ("MQL".to_owned(), "system:scoring".to_owned())
+            ]
+        );
+        let row = entity::lead::Entity::find_by_id(db_id(id))
+            .one(&app.state.db.read)
+            .await
+            .expect("query")
+            .expect("lead");
+        assert_eq!((row.version, row.reached_rank), (2, 2));
+        assert_eq!(row.mql_at, Some(row.stage_changed_at));
+        assert!(row.updated_at >= row.created_at);
+    }
     let r = app.ok(&t.admin, RESCORE, json!({})).await;
     assert_eq!(r["rescoreLeads"]["promotedToMql"], 0);
 
