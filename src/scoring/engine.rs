@@ -409,10 +409,21 @@ pub(crate) fn present(value: Option<&str>) -> Option<&str> {
 }
 
 pub(crate) fn eq_ci(a: &str, b: &str) -> bool {
+    // ASCII (nearly every attribute) compares without allocating.
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
     a == b || a.to_lowercase() == b.to_lowercase()
 }
 
 pub(crate) fn contains_ci(haystack: &str, needle: &str) -> bool {
+    if haystack.is_ascii() && needle.is_ascii() {
+        let (haystack, needle) = (haystack.as_bytes(), needle.as_bytes());
+        return needle.is_empty()
+            || haystack
+                .windows(needle.len())
+                .any(|window| window.eq_ignore_ascii_case(needle));
+    }
     haystack.to_lowercase().contains(&needle.to_lowercase())
 }
 
@@ -1315,6 +1326,19 @@ mod tests {
     }
 
     proptest! {
+        /// The allocation-free ASCII paths agree with lower-casing.
+        #[test]
+        fn case_insensitive_helpers_agree_with_lowercasing(
+            a in "[a-zA-Z0-9 /.éÉßİ-]{0,12}",
+            b in "[a-zA-Z0-9 /.éÉßİ-]{0,6}",
+        ) {
+            prop_assert_eq!(eq_ci(&a, &b), a == b || a.to_lowercase() == b.to_lowercase());
+            prop_assert_eq!(contains_ci(&a, &b), a.to_lowercase().contains(&b.to_lowercase()));
+            let upper = a.to_ascii_uppercase();
+            prop_assert!(eq_ci(&upper, &a) || !a.is_ascii());
+            prop_assert!(contains_ci(&upper, &a) || !a.is_ascii());
+        }
+
         #[test]
         fn breakdown_sums_to_score(
             rules in arb_rules(),

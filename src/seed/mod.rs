@@ -275,7 +275,7 @@ pub async fn seed(config: &Config, args: &SeedArgs) -> AppResult<SeedReport> {
     }
 
     let t = Instant::now();
-    report.rescored = scoring::rescore(conn, window.end).await?;
+    report.rescored = scoring::rescore(&db, window.end).await?;
     tracing::info!(elapsed = ?t.elapsed(), leads = report.rescored, "rescored");
 
     // Fresh planner statistics: the bulk load changed every table at once.

@@ -2,14 +2,11 @@
 //! rules"), written when the scoring migration (#4) is there, and the
 //! rescoring of the seeded leads.
 //!
-//! TODO(#4, one line once `scoring::service` has landed): make [`rescore`]
-//! run the server's own rescoring of every lead at `at`, e.g.
-//! `crate::scoring::service::rescore_all(db, at)`, so that each lead's score,
-//! breakdown, persona and ICP fit are what the server computes (and LEADs over
-//! the threshold move to MQL as `system:scoring`, with history and outbox, as
-//! the server does). Until then every score is 0 and no lead has a persona —
-//! what the server computes with no rules and no personas, but not with the
-//! rules and personas below.
+//! [`rescore`] then runs the server's own rescoring of every lead at the
+//! window's end (`scoring::service::rescore_all`), so each lead's score,
+//! breakdown, persona and ICP fit are what the server computes, and LEADs
+//! over the threshold move to MQL as `system:scoring`, with history and
+//! outbox rows, as the server does.
 
 use super::writer::{Table, sync_sequence, table_exists};
 use crate::error::AppResult;
@@ -215,7 +212,9 @@ pub async fn write_rules(db: &impl ConnectionTrait, created_at: DateTime<Utc>) -
 
 /// Score every seeded lead as the server would at `at` (the window's end, so
 /// the result does not depend on the day the seed runs); returns the leads
-/// rescored. See the TODO above: a no-op until #4's service lands.
-pub async fn rescore(_db: &impl ConnectionTrait, _at: DateTime<Utc>) -> AppResult<u64> {
-    Ok(0)
+/// rescored.
+pub async fn rescore(db: &crate::app::Db, at: DateTime<Utc>) -> AppResult<u64> {
+    Ok(crate::scoring::service::rescore_all(db, at)
+        .await?
+        .leads_rescored)
 }
