@@ -1025,7 +1025,6 @@ async fn rescore_optimistic(
     range: bool,
     now: DateTime<Utc>,
 ) -> AppResult<Batch> {
-    let t = std::time::Instant::now();
     let leads: Vec<LeadScore> = lead::Entity::find()
         .select_only()
         .columns(LeadScore::columns())
@@ -1035,21 +1034,11 @@ async fn rescore_optimistic(
         .into_model()
         .all(&db.read)
         .await?;
-    PROBE[0].fetch_add(
-        t.elapsed().as_nanos() as u64,
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    let t = std::time::Instant::now();
     let (Some(first), Some(last)) = (leads.first().map(|l| l.id), leads.last().map(|l| l.id))
     else {
         return Ok(Batch::default());
     };
     let context = ScoringContext::load(&db.read).await?;
-    PROBE[1].fetch_add(
-        t.elapsed().as_nanos() as u64,
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    let t = std::time::Instant::now();
     let ids: Vec<i64>;
     let set = if range {
         LeadSet::Range(first, last)
@@ -1058,17 +1047,7 @@ async fn rescore_optimistic(
         LeadSet::Ids(&ids)
     };
     let facts = context.load_facts(&db.read, set).await?;
-    PROBE[2].fetch_add(
-        t.elapsed().as_nanos() as u64,
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    let t = std::time::Instant::now();
     let outcome = context.evaluate_all(&leads, facts, now);
-    PROBE[3].fetch_add(
-        t.elapsed().as_nanos() as u64,
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    let t = std::time::Instant::now();
     let mut candidates: Vec<i64> = outcome
         .changed
         .iter()
@@ -1085,11 +1064,6 @@ async fn rescore_optimistic(
     if !candidates.is_empty() {
         let filter = Condition::all().add(lead::Column::Id.is_in(candidates));
         let locked = rescore_locked(db, filter, false, now).await?;
-        PROBE[4].fetch_add(
-            t.elapsed().as_nanos() as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        let t = std::time::Instant::now();
         batch.changed = locked.changed;
         batch.promoted = locked.promoted;
     }
@@ -1139,14 +1113,6 @@ pub async fn rescore_selection(
 pub async fn rescore_all(db: &Db, now: DateTime<Utc>) -> AppResult<RescoreCounts> {
     let started = std::time::Instant::now();
     let counts = rescore_selection(db, &Selection::All, now).await?;
-    eprintln!(
-        "PROBE select {:.2} ctx {:.2} facts {:.2} eval {:.2} locked {:.2}",
-        PROBE[0].swap(0, std::sync::atomic::Ordering::Relaxed) as f64 / 1e9,
-        PROBE[1].swap(0, std::sync::atomic::Ordering::Relaxed) as f64 / 1e9,
-        PROBE[2].swap(0, std::sync::atomic::Ordering::Relaxed) as f64 / 1e9,
-        PROBE[3].swap(0, std::sync::atomic::Ordering::Relaxed) as f64 / 1e9,
-        PROBE[4].swap(0, std::sync::atomic::Ordering::Relaxed) as f64 / 1e9
-    );
     tracing::info!(
         leads = counts.leads_rescored,
         promoted = counts.promoted_to_mql,
@@ -1225,6 +1191,3 @@ pub async fn breakdown(
         })
         .collect())
 }
-
-static PROBE: [std::sync::atomic::AtomicU64; 5] =
-    [const { std::sync::atomic::AtomicU64::new(0) }; 5];
