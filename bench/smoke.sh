@@ -20,8 +20,8 @@ trap cleanup EXIT
 # Debug builds: CI has built most of them already, and nothing is timed here.
 cargo build -p leadgraph --bin leadgraph
 cargo build -p bench
-leadgraph=target/debug/leadgraph
-bench=target/debug/bench
+leadgraph="${CARGO_TARGET_DIR:-target}/debug/leadgraph"
+bench="${CARGO_TARGET_DIR:-target}/debug/bench"
 
 export DATABASE_URL="sqlite://$work/smoke.db?mode=rwc"
 LEADGRAPH_JWT_SECRET="smoke-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
