@@ -10,6 +10,7 @@ pub struct Persona(pub persona::Model);
 
 #[Object]
 impl Persona {
+    /// Global id.
     pub async fn id(&self) -> ID {
         encode(NodeType::Persona, self.0.id)
     }
@@ -17,6 +18,7 @@ impl Persona {
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// Free text for the people who use the persona.
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
@@ -28,6 +30,7 @@ impl Persona {
     async fn company_size_min(&self) -> Option<i32> {
         self.0.company_size_min
     }
+    /// With `companySizeMin`, one criterion (inclusive bounds).
     async fn company_size_max(&self) -> Option<i32> {
         self.0.company_size_max
     }
@@ -45,13 +48,18 @@ impl Persona {
 /// 100 entries of at most 256 characters.
 #[derive(InputObject, Clone, Debug)]
 pub struct PersonaInput {
+    /// Unique among the personas; at most 256 characters.
     pub name: String,
+    /// At most 256 characters.
     pub description: Option<String>,
+    /// Matched case-insensitively; empty or omitted: not a criterion.
     pub industries: Option<Vec<String>>,
     /// At least 0, at most `companySizeMax`.
     pub company_size_min: Option<i32>,
+    /// At least 0.
     pub company_size_max: Option<i32>,
     /// ISO 3166-1 alpha-2 codes.
     pub countries: Option<Vec<String>>,
+    /// Substrings of the job title, case-insensitive.
     pub job_title_keywords: Option<Vec<String>>,
 }

@@ -38,8 +38,18 @@ use std::fmt::Write as _;
 pub const DEFAULT_MQL_THRESHOLD: i32 = 50;
 /// Leads per transaction of a bulk rescoring.
 pub const BATCH: u64 = 1000;
-/// Leads per `UPDATE` statement (7 parameters each).
-const UPDATE_CHUNK: usize = 500;
+/// Leads per write statement (at most 14 parameters each).
+///
+/// On PostgreSQL a statement's message must fit the socket's initial send
+/// buffer (16 KiB): sqlx does not set `TCP_NODELAY`, so a larger message is
+/// written in parts and its tail waits for the server's delayed ACK (about
+/// 40 ms per statement, measured). SQLite has no such limit.
+fn rows_per_statement(backend: DbBackend) -> usize {
+    match backend {
+        DbBackend::Postgres => 32,
+        _ => 500,
+    }
+}
 /// At most this many values in a FIT condition.
 pub const MAX_VALUES: usize = 100;
 const SETTINGS_ID: i32 = 1;
@@ -690,19 +700,23 @@ impl ScoringContext {
     }
 
     /// Rescore `leads` (locked by the caller) inside `txn` and write the
-    /// changed scores; which of them reach MQL is for the caller to apply.
+    /// changed scores, except those of the leads that reach MQL when
+    /// `promotions_write_scores` (their promotion writes them); moving
+    /// them to MQL is for the caller.
     async fn rescore(
         &self,
         txn: &impl ConnectionTrait,
         leads: &[LeadScore],
         set: LeadSet<'_>,
         now: DateTime<Utc>,
+        promotions_write_scores: bool,
     ) -> AppResult<Outcome> {
         let facts = self.load_facts(txn, set).await?;
         let outcome = self.evaluate_all(leads, facts, now);
         let rows: Vec<&LeadScore> = outcome
             .changed
             .iter()
+            .filter(|i| !(promotions_write_scores && outcome.promote.contains(i)))
             .map(|&i| &outcome.scores[i])
             .collect();
         write_scores(txn, &rows).await?;
@@ -754,7 +768,7 @@ async fn update_from_values(
         .rows_affected())
 }
 
-/// Write scored columns: one statement per [`UPDATE_CHUNK`] leads.
+/// Write scored columns, a few dozen leads per statement (see [`rows_per_statement`]).
 async fn write_scores(db: &impl ConnectionTrait, rows: &[&LeadScore]) -> AppResult<()> {
     let breakdown = if db.get_database_backend() == DbBackend::Postgres {
         "CAST(v.score_breakdown AS json)"
@@ -774,7 +788,7 @@ async fn write_scores(db: &impl ConnectionTrait, rows: &[&LeadScore]) -> AppResu
         "persona_id",
         "icp_fit",
     ];
-    for chunk in rows.chunks(UPDATE_CHUNK) {
+    for chunk in rows.chunks(rows_per_statement(db.get_database_backend())) {
         let values = chunk.iter().map(|row| {
             vec![
                 Value::from(row.id),
@@ -791,26 +805,53 @@ async fn write_scores(db: &impl ConnectionTrait, rows: &[&LeadScore]) -> AppResu
     Ok(())
 }
 
-/// Move many locked LEADs to MQL by `system:scoring` at once, with exactly
-/// what `leads::service::apply_transition` and `events::record_stage_change`
-/// write for one (lead row, `StageChange`, outbox event, NOTIFY on
-/// PostgreSQL), in a few statements instead of four per lead.
-async fn promote_many(txn: &impl ConnectionTrait, ids: Vec<i64>) -> AppResult<u64> {
+/// Move many locked LEADs to MQL by `system:scoring` at once, with their
+/// new scores: exactly what `rescore_leads` and `apply_transition` write for
+/// one (scores, stage, milestone, version, `StageChange`, outbox event,
+/// NOTIFY on PostgreSQL, as `events::record_stage_change` does), but one
+/// row version per lead and a few statements per 500 leads instead of five
+/// statements per lead.
+async fn promote_many(txn: &impl ConnectionTrait, scored: Vec<LeadScore>) -> AppResult<u64> {
     use entity::{stage_change, stage_event};
-    if ids.is_empty() {
+    if scored.is_empty() {
         return Ok(0);
     }
     let now = validate::now();
     let (from, to) = (enum_name(LeadStage::Lead), enum_name(LeadStage::Mql));
+    let mut scores: HashMap<i64, LeadScore> = scored.into_iter().map(|s| (s.id, s)).collect();
     let current = lead::Entity::find()
-        .filter(lead::Column::Id.is_in(ids))
+        .filter(lead::Column::Id.is_in(scores.keys().copied()))
         .filter(lead::Column::Stage.eq(from))
         .order_by_asc(lead::Column::Id)
         .all(txn)
         .await?;
+    let pairs: Vec<(&lead::Model, lead::Model)> = current
+        .iter()
+        .filter_map(|lead| {
+            let mut next = lead.clone();
+            scores.remove(&lead.id)?.apply(&mut next);
+            crate::leads::service::apply_stage(&mut next, LeadStage::Mql, now);
+            next.disqualification_reason = None;
+            Some((lead, next))
+        })
+        .collect();
+    // Not at LEAD any more (cannot happen under the lock): scores only.
+    let rest: Vec<&LeadScore> = scores.values().collect();
+    write_scores(txn, &rest).await?;
+    let breakdown = if txn.get_database_backend() == DbBackend::Postgres {
+        "CAST(v.score_breakdown AS json)"
+    } else {
+        "v.score_breakdown"
+    };
     let columns = [
         "id",
         "version",
+        "score",
+        "fit_score",
+        "engagement_score",
+        "score_breakdown",
+        "persona_id",
+        "icp_fit",
         "stage",
         "reached_rank",
         "mql_at",
@@ -818,42 +859,53 @@ async fn promote_many(txn: &impl ConnectionTrait, ids: Vec<i64>) -> AppResult<u6
         "updated_at",
         "next_version",
     ];
-    let set = "stage = v.stage, reached_rank = v.reached_rank, mql_at = v.mql_at, \
-               stage_changed_at = v.stage_changed_at, updated_at = v.updated_at, \
-               version = v.next_version, disqualification_reason = NULL";
-    for chunk in current.chunks(UPDATE_CHUNK) {
-        let rows = chunk.iter().map(|lead| {
-            let mut next = lead.clone();
-            crate::leads::service::apply_stage(&mut next, LeadStage::Mql, now);
+    let set = format!(
+        "score = v.score, fit_score = v.fit_score, engagement_score = v.engagement_score, \
+         score_breakdown = {breakdown}, persona_id = v.persona_id, icp_fit = v.icp_fit, \
+         stage = v.stage, reached_rank = v.reached_rank, mql_at = v.mql_at, \
+         stage_changed_at = v.stage_changed_at, updated_at = v.updated_at, \
+         version = v.next_version, disqualification_reason = NULL"
+    );
+    let mut last_seq = None;
+    for chunk in pairs.chunks(rows_per_statement(txn.get_database_backend())) {
+        let rows = chunk.iter().map(|(before, lead)| {
             vec![
                 Value::from(lead.id),
+                Value::from(before.version),
+                Value::from(lead.score),
+                Value::from(lead.fit_score),
+                Value::from(lead.engagement_score),
+                Value::from(lead.score_breakdown.to_string()),
+                Value::from(lead.persona_id),
+                Value::from(lead.icp_fit),
+                Value::from(lead.stage.clone()),
+                Value::from(lead.reached_rank),
+                Value::from(lead.mql_at),
+                Value::from(lead.stage_changed_at),
+                Value::from(lead.updated_at),
                 Value::from(lead.version),
-                Value::from(next.stage),
-                Value::from(next.reached_rank),
-                Value::from(next.mql_at),
-                Value::from(next.stage_changed_at),
-                Value::from(next.updated_at),
-                Value::from(next.version),
             ]
         });
         let updated =
-            update_from_values(txn, &columns, set, " AND lead.version = v.version", rows).await?;
+            update_from_values(txn, &columns, &set, " AND lead.version = v.version", rows).await?;
         if updated != chunk.len() as u64 {
             return Err(AppError::conflict("a lead was changed concurrently; retry"));
         }
-        stage_change::Entity::insert_many(chunk.iter().map(|lead| stage_change::ActiveModel {
-            lead_id: Set(lead.id),
-            from_stage: Set(Some(from.to_owned())),
-            to_stage: Set(to.to_owned()),
-            at: Set(now),
-            actor: Set(SCORING_ACTOR.to_owned()),
-            reason: Set(None),
-            ..Default::default()
+        stage_change::Entity::insert_many(chunk.iter().map(|(_, lead)| {
+            stage_change::ActiveModel {
+                lead_id: Set(lead.id),
+                from_stage: Set(Some(from.to_owned())),
+                to_stage: Set(to.to_owned()),
+                at: Set(now),
+                actor: Set(SCORING_ACTOR.to_owned()),
+                reason: Set(None),
+                ..Default::default()
+            }
         }))
         .exec_without_returning(txn)
         .await?;
-        let last =
-            stage_event::Entity::insert_many(chunk.iter().map(|lead| stage_event::ActiveModel {
+        let last = stage_event::Entity::insert_many(chunk.iter().map(|(_, lead)| {
+            stage_event::ActiveModel {
                 lead_id: Set(lead.id),
                 from_stage: Set(Some(from.to_owned())),
                 to_stage: Set(to.to_owned()),
@@ -862,23 +914,26 @@ async fn promote_many(txn: &impl ConnectionTrait, ids: Vec<i64>) -> AppResult<u6
                 owner_id: Set(lead.owner_id),
                 occurred_at: Set(now),
                 ..Default::default()
-            }))
-            .exec(txn)
-            .await?
-            .last_insert_id;
-        if txn.get_database_backend() == DbBackend::Postgres {
-            txn.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_notify($1, $2)",
-                [
-                    crate::events::listener::CHANNEL.into(),
-                    last.map(|seq| seq.to_string()).unwrap_or_default().into(),
-                ],
-            ))
-            .await?;
-        }
+            }
+        }))
+        .exec(txn)
+        .await?
+        .last_insert_id;
+        last_seq = last.or(last_seq);
     }
-    Ok(current.len() as u64)
+    // One NOTIFY wakes every instance's dispatcher, which reads the outbox.
+    if let (DbBackend::Postgres, Some(seq)) = (txn.get_database_backend(), last_seq) {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [
+                crate::events::listener::CHANNEL.into(),
+                seq.to_string().into(),
+            ],
+        ))
+        .await?;
+    }
+    Ok(pairs.len() as u64)
 }
 
 /// Load leads for change, locking their rows until the transaction ends
@@ -919,7 +974,7 @@ pub async fn rescore_leads(
     let inputs: Vec<LeadScore> = leads.iter().map(LeadScore::from).collect();
     let ids: Vec<i64> = leads.iter().map(|l| l.id).collect();
     let outcome = context
-        .rescore(txn, &inputs, LeadSet::Ids(&ids), now)
+        .rescore(txn, &inputs, LeadSet::Ids(&ids), now, false)
         .await?;
     let mut stored: Vec<lead::Model> = leads
         .into_iter()
@@ -1001,8 +1056,12 @@ async fn rescore_locked(
         ids = leads.iter().map(|l| l.id).collect();
         LeadSet::Ids(&ids)
     };
-    let outcome = context.rescore(&txn, &leads, set, now).await?;
-    let promote = outcome.promote.iter().map(|&i| leads[i].id).collect();
+    let outcome = context.rescore(&txn, &leads, set, now, true).await?;
+    let promote = outcome
+        .promote
+        .iter()
+        .map(|&i| outcome.scores[i].clone())
+        .collect();
     let promoted = promote_many(&txn, promote).await?;
     txn.commit().await?;
     Ok(Batch {
@@ -1072,25 +1131,74 @@ async fn rescore_optimistic(
 
 /// Rescore every lead of `selection`: [`BATCH`] leads at a time, in id
 /// order, never holding locks beyond one batch's transaction. Per batch: one
-/// query for the leads' scoring columns, one for their interactions, one
-/// write per 500 changed leads, a few statements for the promoted ones.
-/// While few scores change (the usual periodic run) batches are read
+/// query for the leads' scoring columns, one for their interactions, a
+/// write per few dozen changed leads, a few statements for the promoted
+/// ones. While few scores change (the usual periodic run) batches are read
 /// without locks and only the changed leads are locked and rewritten; while
 /// most change (after a rule change) batches are locked and rewritten whole.
+/// All leads are split into [`WORKERS`] id ranges rescored side by side
+/// (disjoint ranges: their locks never meet).
 pub async fn rescore_selection(
     db: &Db,
     selection: &Selection,
     now: DateTime<Utc>,
 ) -> AppResult<RescoreCounts> {
-    let backend = db.backend();
-    let range = *selection == Selection::All;
+    let mut ranges = vec![(0_i64, None)];
+    if *selection == Selection::All {
+        let max: Option<i64> = lead::Entity::find()
+            .select_only()
+            .expr(lead::Column::Id.max())
+            .into_tuple::<Option<i64>>()
+            .one(&db.read)
+            .await?
+            .flatten();
+        if let Some(max) = max.filter(|m| *m > 2 * BATCH as i64) {
+            let step = max / WORKERS as i64;
+            ranges = (0..WORKERS as i64)
+                .map(|k| (k * step, (k + 1 < WORKERS as i64).then_some((k + 1) * step)))
+                .collect();
+        }
+    }
+    let workers: Vec<_> = ranges
+        .into_iter()
+        .map(|(after, through)| {
+            let (db, selection) = (db.clone(), *selection);
+            tokio::spawn(async move { rescore_range(&db, selection, after, through, now).await })
+        })
+        .collect();
     let mut counts = RescoreCounts::default();
-    let mut after = 0_i64;
+    for worker in workers {
+        let part = worker
+            .await
+            .map_err(|err| AppError::internal(format!("rescoring worker: {err}")))??;
+        counts.leads_rescored += part.leads_rescored;
+        counts.promoted_to_mql += part.promoted_to_mql;
+    }
+    Ok(counts)
+}
+
+/// Bulk rescoring works on this many id ranges at once.
+const WORKERS: usize = 2;
+
+/// [`rescore_selection`] over the ids in `(after, through]`.
+async fn rescore_range(
+    db: &Db,
+    selection: Selection,
+    mut after: i64,
+    through: Option<i64>,
+    now: DateTime<Utc>,
+) -> AppResult<RescoreCounts> {
+    let backend = db.backend();
+    let range = selection == Selection::All;
+    let mut counts = RescoreCounts::default();
     let mut mostly_changed = false;
     loop {
-        let filter = Condition::all()
+        let mut filter = Condition::all()
             .add(lead::Column::Id.gt(after))
             .add(selection.condition(backend));
+        if let Some(through) = through {
+            filter = filter.add(lead::Column::Id.lte(through));
+        }
         let batch = if mostly_changed {
             rescore_locked(db, filter, range, now).await?
         } else {

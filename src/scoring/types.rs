@@ -45,10 +45,13 @@ pub enum ScoringRuleKind {
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "engine::LeadField")]
 pub enum LeadField {
+    /// Free text, e.g. `Head of Marketing`.
     JobTitle,
+    /// Free text, e.g. `Software`.
     Industry,
     /// The only numeric field: `GTE` and `LTE` apply to it alone.
     CompanySize,
+    /// ISO 3166-1 alpha-2, e.g. `DE`.
     Country,
     /// The part of the email after the `@`.
     EmailDomain,
@@ -73,8 +76,11 @@ pub enum ConditionOp {
 /// The condition of a FIT rule.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct FitCondition {
+    /// The lead attribute compared.
     pub field: LeadField,
+    /// How it is compared.
     pub op: ConditionOp,
+    /// What it is compared with.
     pub values: Vec<String>,
 }
 
@@ -103,12 +109,15 @@ impl ScoringRule {
 
 #[Object]
 impl ScoringRule {
+    /// Global id.
     pub async fn id(&self) -> ID {
         encode(NodeType::ScoringRule, self.0.id)
     }
+    /// Shown with the rule's points in every lead's `scoreBreakdown`.
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// FIT or ENGAGEMENT.
     async fn kind(&self) -> ScoringRuleKind {
         engine::RuleKind::parse(&self.0.kind)
             .unwrap_or(engine::RuleKind::Fit)
@@ -173,7 +182,9 @@ pub struct ScoringSettings {
 /// What one rule gives a lead; a lead's contributions add up to its score.
 #[derive(SimpleObject)]
 pub struct ScoreContribution {
+    /// The rule (SALES sees its id, name, kind and points).
     pub rule: ScoringRule,
+    /// What the rule gives this lead, decayed, capped and rounded; never 0.
     pub points: i32,
 }
 
@@ -189,7 +200,9 @@ pub struct RescoreResult {
 /// The condition of a FIT rule.
 #[derive(InputObject, Clone, Debug)]
 pub struct FitConditionInput {
+    /// The lead attribute compared.
     pub field: LeadField,
+    /// `GTE` and `LTE` on `COMPANY_SIZE` only.
     pub op: ConditionOp,
     /// `EQUALS`, `GTE`, `LTE`: exactly one (an integer for `GTE`/`LTE`);
     /// `IN`, `CONTAINS`: at least one.
@@ -199,10 +212,13 @@ pub struct FitConditionInput {
 /// A whole scoring rule; `updateScoringRule` replaces every field.
 #[derive(InputObject, Clone, Debug)]
 pub struct ScoringRuleInput {
+    /// At most 256 characters.
     pub name: String,
+    /// FIT or ENGAGEMENT.
     pub kind: ScoringRuleKind,
     /// May be negative.
     pub points: i32,
+    /// Inactive rules give nothing.
     #[graphql(default_with = "Some(true)")]
     pub active: Option<bool>,
     /// FIT rules only, and required for them.
