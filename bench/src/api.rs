@@ -72,6 +72,29 @@ pub fn q3_query(f: &Features) -> String {
     format!("query LeadDetail($id: ID!) {{ lead(id: $id) {{ {fields} }} }}")
 }
 
+/// Q2, the marketing KPIs (DESIGN.md §9): the funnel and the cost per lead
+/// by channel over one period, every field of `FunnelGroup` and `CostRow`.
+pub const Q2_QUERY: &str = "query MarketingKpis($period: PeriodInput!) { \
+     funnel(period: $period, groupBy: CHANNEL) { from to groups { key label newLeads \
+     disqualified overallConversion \
+     stages { stage reached conversionFromPrevious avgDaysFromPrevious } } } \
+     costPerLead(period: $period, groupBy: CHANNEL) { key label spend { amount currency } \
+     leads mqls sqls customers costPerLead { amount currency } costPerMql { amount currency } \
+     costPerSql { amount currency } costPerCustomer { amount currency } \
+     revenue { amount currency } roi } }";
+
+/// Every field of every scoring rule, in the shape of `ScoringRuleInput`
+/// (so a rule read here can be written back unchanged).
+pub const SCORING_RULES_QUERY: &str = "{ scoringRules { id name kind points active \
+     condition { field op values } interactionKind metadataKey metadataContains \
+     decayHalfLifeDays maxPointsPerLead } }";
+
+pub const UPDATE_RULE_MUTATION: &str = "mutation UpdateRule($id: ID!, $input: ScoringRuleInput!) { \
+     updateScoringRule(id: $id, input: $input) { id points maxPointsPerLead } }";
+
+pub const RESCORE_MUTATION: &str =
+    "mutation Rescore { rescoreLeads { leadsRescored promotedToMql } }";
+
 pub const M1_MUTATION: &str = "mutation Record($input: RecordInteractionInput!) { \
      recordInteraction(input: $input) { id } }";
 
@@ -103,11 +126,20 @@ struct Envelope {
 
 impl Api {
     pub fn new(url: &str, concurrency: usize) -> Result<Api, String> {
+        Api::with_timeout(url, concurrency, std::time::Duration::from_secs(60))
+    }
+
+    /// A client whose requests may take up to `timeout` (bulk rescoring).
+    pub fn with_timeout(
+        url: &str,
+        concurrency: usize,
+        timeout: std::time::Duration,
+    ) -> Result<Api, String> {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(concurrency.max(1) * 2)
             .tcp_nodelay(true)
             .http1_only()
-            .timeout(std::time::Duration::from_secs(60))
+            .timeout(timeout)
             .build()
             .map_err(|e| format!("http client: {e}"))?;
         Ok(Api {

@@ -5,6 +5,8 @@
 
 mod api;
 mod load;
+mod q2;
+mod rescore;
 mod server;
 mod sql;
 
@@ -32,10 +34,16 @@ struct Args {
     /// The server's HS256 secret, to mint the workloads' tokens.
     #[arg(long, env = "LEADGRAPH_JWT_SECRET", hide_env_values = true)]
     jwt_secret: String,
-    /// Workloads, in order: Q1, Q3, DEEP, M1 (single), M1_BATCH (500 per
-    /// request). M1 runs last by default: it adds rows. Q2 and S1 are not
-    /// built yet (their issues add them).
-    #[arg(long, value_delimiter = ',', default_value = "Q1,Q3,DEEP,M1,M1_BATCH")]
+    /// Workloads, in order: Q1, Q2 (funnel + costPerLead by channel over
+    /// 90 days), Q3, DEEP, RESCORE (rescoreLeads after a rule change, after
+    /// restoring it, and steady: once per run, at concurrency 1), M1
+    /// (single), M1_BATCH (500 per request). The writes run last by
+    /// default: they change rows. S1 is not built yet (its issue adds it).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "Q1,Q2,Q3,DEEP,RESCORE,M1,M1_BATCH"
+    )]
     workloads: Vec<String>,
     /// Concurrent clients, one run each.
     #[arg(long, value_delimiter = ',', default_value = "16,64")]
@@ -62,6 +70,9 @@ struct Args {
     /// those of the same workload, database and concurrency.
     #[arg(long)]
     append: bool,
+    /// RESCORE: how many times to run its three steps (medians reported).
+    #[arg(long, default_value_t = 1)]
+    rescore_rounds: usize,
 }
 
 /// One line of the summary.
@@ -95,6 +106,9 @@ struct Row {
     page1_p99_ms: Option<f64>,
     deep_offset: Option<i64>,
     note: Option<String>,
+    /// RESCORE: seconds, changed leads and promotions of each step.
+    #[serde(flatten)]
+    rescore: Option<rescore::RescoreFigures>,
 }
 
 fn mb(kb: u64) -> f64 {
@@ -108,6 +122,7 @@ fn round(x: f64, digits: i32) -> f64 {
 
 struct Tokens {
     sales: Vec<String>,
+    marketing: Vec<String>,
     admin: String,
     ingest: String,
 }
@@ -139,10 +154,12 @@ async fn tokens(args: &Args, sql: &sql::Sql) -> Result<Tokens, String> {
         }
     };
     let sales = mint(Role::Sales, 8, "bench-sales@bench.test").await?;
+    let marketing = mint(Role::Marketing, 4, "bench-marketing@bench.test").await?;
     let admin = mint(Role::Admin, 1, "bench-admin@bench.test").await?;
     let ingest = mint(Role::Ingest, 1, "bench-ingest@bench.test").await?;
     Ok(Tokens {
         sales,
+        marketing,
         admin: admin.into_iter().next().unwrap_or_default(),
         ingest: ingest.into_iter().next().unwrap_or_default(),
     })
@@ -188,6 +205,8 @@ struct Ctx {
     lead_ids: Arc<Vec<i64>>,
     pid: Option<u32>,
     deep: Option<(Option<String>, i64)>,
+    /// Q2's period and request, and what its check found.
+    q2: Option<(q2::Q2, String)>,
 }
 
 fn pick(ids: &[i64], r: u64) -> i64 {
@@ -234,6 +253,74 @@ async fn run_workload(ctx: &mut Ctx, workload: &str, concurrency: usize) -> Resu
                     boxed(async move { sql.q1(f).await.map(|_| 1) })
                 })),
             )
+        }
+        "Q2" => {
+            if ctx.q2.is_none() {
+                let q = q2::prepare(&ctx.sql).await?;
+                let token = tokens.marketing.first().ok_or("no MARKETING token")?;
+                let checked = q2::check(&q, &api, token, &ctx.sql).await?;
+                eprintln!("  Q2 {checked}");
+                ctx.q2 = Some((q, checked));
+            }
+            let Some((q, checked)) = ctx.q2.clone() else {
+                return Err("Q2 was not prepared".to_owned());
+            };
+            row.note = Some(q.note(&checked));
+            let bodies: Arc<Vec<(String, bytes::Bytes)>> = Arc::new(
+                tokens
+                    .marketing
+                    .iter()
+                    .map(|t| (t.clone(), q.body.clone()))
+                    .collect(),
+            );
+            let a = api.clone();
+            let sql = ctx.sql.clone();
+            (
+                Arc::new(move |r| {
+                    let a = a.clone();
+                    let (token, body) = bodies[(r % bodies.len() as u64) as usize].clone();
+                    boxed(async move { a.post(&token, body).await.map(|_| 1) })
+                }),
+                Some(Arc::new(move |_| {
+                    let (sql, q) = (sql.clone(), q.clone());
+                    boxed(async move {
+                        let figures = sql.q2(q.from, q.to, q.first_day, q.end_day).await?;
+                        Ok(std::hint::black_box(figures).len().min(1) as u64)
+                    })
+                })),
+            )
+        }
+        "RESCORE" => {
+            let figures = rescore::run(
+                &ctx.args.url,
+                &tokens.admin,
+                &ctx.sql,
+                ctx.args.rescore_rounds,
+            )
+            .await?;
+            let changed = figures.seconds_each.get("rule_changed").copied();
+            row.concurrency = 1;
+            row.seconds = changed.unwrap_or(0.0);
+            row.api_rps = changed
+                .filter(|s| *s > 0.0)
+                .map_or(0.0, |s| round(1.0 / s, 3));
+            row.api_items_per_sec = changed
+                .filter(|s| *s > 0.0)
+                .map(|s| round(figures.leads_rescored as f64 / s, 1));
+            row.api_ok = (rescore::STEPS.len() * ctx.args.rescore_rounds.max(1)) as u64;
+            row.hwm_mb = ctx.pid.and_then(|p| server::status_kb(p, "VmHWM")).map(mb);
+            row.note = Some(format!(
+                "one-shot, ADMIN: seconds_each = wall time of one rescoreLeads over HTTP \
+                 (median of {} round(s)) after rule \"{}\" got +1 point (+1 cap if capped), after it \
+                 was restored, and with nothing changed; seconds = the rule change's; \
+                 api_items_per_sec = leads rescored per second then; changed_each = leads whose \
+                 score or breakdown changed (the first rescoring also applies decay since the \
+                 last one); promotions to MQL are one-way. No SQL baseline: scoring is Rust.",
+                ctx.args.rescore_rounds.max(1),
+                figures.rule
+            ));
+            row.rescore = Some(figures);
+            return Ok(row);
         }
         "Q3" => {
             let query: Arc<str> = api::q3_query(&f).into();
@@ -491,12 +578,19 @@ async fn run(mut args: Args) -> Result<bool, String> {
         lead_ids: Arc::new(lead_ids),
         pid,
         deep: None,
+        q2: None,
         args,
     };
     let mut rows = Vec::new();
     let concurrency = ctx.args.concurrency.clone();
     for workload in &workloads {
-        for &c in &concurrency {
+        // RESCORE is one-shot: once, whatever --concurrency says.
+        let levels = if workload == "RESCORE" {
+            vec![1]
+        } else {
+            concurrency.clone()
+        };
+        for &c in &levels {
             eprintln!("{workload} at concurrency {c} …");
             let row = run_workload(&mut ctx, workload, c).await?;
             eprintln!(

@@ -17,6 +17,11 @@
 //!   costs), insert the interaction returning its id, commit.
 //! - M1 batch: in a transaction, read the batch's leads in one query, insert
 //!   the 500 rows in one multi-row statement, commit.
+//! - Q2: the three aggregate statements the server's KPI service runs for
+//!   `funnel` and `costPerLead` by channel (the cohort's funnel counts and
+//!   mean days, the period's spend per channel, the cohort's cost counts and
+//!   revenue), each grouped in the database, then the ratios, costs per X
+//!   (cents, half away from zero) and ROI in Rust.
 //!
 //! Every row is decoded into Rust values, as a hand-written server would.
 
@@ -435,6 +440,242 @@ impl Sql {
         match self {
             Sql::Postgres(p) => sqlx::query_scalar(q).fetch_one(p).await.map_err(err),
             Sql::Sqlite { read, .. } => sqlx::query_scalar(q).fetch_one(read).await.map_err(err),
+        }
+    }
+}
+
+/// Q2's funnel per channel: `[new leads, reached MQL, SQL, OPPORTUNITY,
+/// CUSTOMER]`, the mean days to each from the previous, the disqualified.
+type FunnelTuple = (
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<f64>,
+    Option<i64>,
+    Option<f64>,
+    Option<i64>,
+    Option<f64>,
+    Option<i64>,
+    Option<f64>,
+);
+type CostTuple = (
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+type SpendTuple = (String, Option<i64>);
+
+const Q2_FUNNEL: &str = "SELECT source_channel AS k, COUNT(*) AS n, \
+    SUM(CASE WHEN stage = 'DISQUALIFIED' THEN 1 ELSE 0 END) AS dq, \
+    SUM(CASE WHEN reached_rank >= 2 THEN 1 ELSE 0 END) AS r2, \
+    CAST(AVG(CASE WHEN reached_rank >= 2 THEN {days:created_at:mql_at} END) AS DOUBLE PRECISION) AS d2, \
+    SUM(CASE WHEN reached_rank >= 3 THEN 1 ELSE 0 END) AS r3, \
+    CAST(AVG(CASE WHEN reached_rank >= 3 THEN {days:mql_at:sql_at} END) AS DOUBLE PRECISION) AS d3, \
+    SUM(CASE WHEN reached_rank >= 4 THEN 1 ELSE 0 END) AS r4, \
+    CAST(AVG(CASE WHEN reached_rank >= 4 THEN {days:sql_at:opportunity_at} END) AS DOUBLE PRECISION) AS d4, \
+    SUM(CASE WHEN reached_rank >= 5 THEN 1 ELSE 0 END) AS r5, \
+    CAST(AVG(CASE WHEN reached_rank >= 5 THEN {days:opportunity_at:customer_at} END) AS DOUBLE PRECISION) AS d5 \
+    FROM lead WHERE created_at >= $1 AND created_at < $2 GROUP BY source_channel";
+
+const Q2_SPEND: &str = "SELECT c.channel AS k, CAST(SUM(s.amount_cents) AS BIGINT) AS spend \
+    FROM campaign_spend s JOIN campaign c ON c.id = s.campaign_id \
+    WHERE s.spent_on >= $1 AND s.spent_on < $2 GROUP BY c.channel";
+
+const Q2_COST: &str = "SELECT source_channel AS k, COUNT(*) AS n, \
+    SUM(CASE WHEN reached_rank >= 2 THEN 1 ELSE 0 END) AS r2, \
+    SUM(CASE WHEN reached_rank >= 3 THEN 1 ELSE 0 END) AS r3, \
+    SUM(CASE WHEN reached_rank >= 5 THEN 1 ELSE 0 END) AS r5, \
+    CAST(SUM(CASE WHEN reached_rank >= 5 THEN COALESCE(deal_amount_cents, 0) ELSE 0 END) AS BIGINT) AS revenue \
+    FROM lead WHERE created_at >= $1 AND created_at < $2 GROUP BY source_channel";
+
+/// Q2's statements for one database: days between milestones as each
+/// computes them (PostgreSQL subtracts timestamps; SQLite reads the RFC 3339
+/// text with `julianday`), and SQLite's `?N` parameters.
+fn q2_sql(postgres: bool, text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 256);
+    let mut rest = text;
+    while let Some(start) = rest.find("{days:") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').map_or(rest.len(), |e| start + e);
+        let mut parts = rest[start + 6..end].split(':');
+        let (earlier, later) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        out.push_str(&if postgres {
+            format!("date_part('epoch', {later} - {earlier}) / 86400")
+        } else {
+            format!("(julianday({later}) - julianday({earlier}))")
+        });
+        rest = &rest[(end + 1).min(rest.len())..];
+    }
+    out.push_str(rest);
+    if postgres {
+        out
+    } else {
+        out.replace("$1", "?1").replace("$2", "?2")
+    }
+}
+
+/// Q2's three statements (funnel, spend, cost), built once per database.
+fn q2_statements(postgres: bool) -> &'static [String; 3] {
+    static PG: std::sync::LazyLock<[String; 3]> =
+        std::sync::LazyLock::new(|| [Q2_FUNNEL, Q2_SPEND, Q2_COST].map(|q| q2_sql(true, q)));
+    static SQLITE: std::sync::LazyLock<[String; 3]> =
+        std::sync::LazyLock::new(|| [Q2_FUNNEL, Q2_SPEND, Q2_COST].map(|q| q2_sql(false, q)));
+    if postgres { &PG } else { &SQLITE }
+}
+
+/// One channel's Q2 figures, money in cents: what the three statements
+/// return, and what is derived from it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Q2Channel {
+    /// A funnel group: the channel has cohort leads.
+    pub in_funnel: bool,
+    /// A cost row: cohort leads or spend in the period.
+    pub in_cost: bool,
+    pub new_leads: i64,
+    /// Reached LEAD, MQL, SQL, OPPORTUNITY, CUSTOMER.
+    pub reached: [i64; 5],
+    pub avg_days: [Option<f64>; 5],
+    pub conversion: [Option<f64>; 5],
+    pub overall_conversion: Option<f64>,
+    pub disqualified: i64,
+    pub spend_cents: i64,
+    /// leads, mqls, sqls, customers of the cost row.
+    pub cost_counts: [i64; 4],
+    /// Cost per lead, MQL, SQL, customer.
+    pub cost_per: [Option<i64>; 4],
+    pub revenue_cents: i64,
+    pub roi: Option<f64>,
+}
+
+/// `a / b` in cents, rounded half away from zero; `None` when `b` is 0.
+fn cents_per(cents: i64, count: i64) -> Option<i64> {
+    if count == 0 {
+        return None;
+    }
+    let (n, d) = (i128::from(cents), i128::from(count));
+    let q = (2 * n.abs() + d.abs()) / (2 * d.abs());
+    i64::try_from(if (n < 0) != (d < 0) { -q } else { q }).ok()
+}
+
+fn ratio(a: i64, b: i64) -> Option<f64> {
+    (b != 0).then(|| a as f64 / b as f64)
+}
+
+impl Sql {
+    /// The latest lead's `created_at`.
+    pub async fn latest_lead(&self) -> Result<Option<Time>, String> {
+        let q = "SELECT MAX(created_at) FROM lead";
+        match self {
+            Sql::Postgres(p) => sqlx::query_scalar(q).fetch_one(p).await.map_err(err),
+            Sql::Sqlite { read, .. } => sqlx::query_scalar(q).fetch_one(read).await.map_err(err),
+        }
+    }
+
+    /// Q2 by hand for `[from, to)`: see the module header. Spend entries
+    /// count when dated in `[first_day, end_day)`.
+    pub async fn q2(
+        &self,
+        from: Time,
+        to: Time,
+        first_day: chrono::NaiveDate,
+        end_day: chrono::NaiveDate,
+    ) -> Result<std::collections::BTreeMap<String, Q2Channel>, String> {
+        let (funnel, spend, cost): (Vec<FunnelTuple>, Vec<SpendTuple>, Vec<CostTuple>) = match self
+        {
+            Sql::Postgres(pool) => {
+                let [funnel, spend, cost] = q2_statements(true);
+                let funnel = sqlx::query_as(AssertSqlSafe(funnel.as_str()))
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(err)?;
+                let spend = sqlx::query_as(AssertSqlSafe(spend.as_str()))
+                    .bind(first_day)
+                    .bind(end_day)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(err)?;
+                let cost = sqlx::query_as(AssertSqlSafe(cost.as_str()))
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(err)?;
+                (funnel, spend, cost)
+            }
+            Sql::Sqlite { read, .. } => {
+                let [funnel, spend, cost] = q2_statements(false);
+                let funnel = sqlx::query_as(AssertSqlSafe(funnel.as_str()))
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(read)
+                    .await
+                    .map_err(err)?;
+                let spend = sqlx::query_as(AssertSqlSafe(spend.as_str()))
+                    .bind(first_day)
+                    .bind(end_day)
+                    .fetch_all(read)
+                    .await
+                    .map_err(err)?;
+                let cost = sqlx::query_as(AssertSqlSafe(cost.as_str()))
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(read)
+                    .await
+                    .map_err(err)?;
+                (funnel, spend, cost)
+            }
+        };
+        let mut channels: std::collections::BTreeMap<String, Q2Channel> = Default::default();
+        for (k, n, dq, r2, d2, r3, d3, r4, d4, r5, d5) in funnel {
+            let c = channels.entry(k).or_default();
+            c.in_funnel = n > 0;
+            c.new_leads = n;
+            c.disqualified = dq.unwrap_or(0);
+            c.reached = [
+                n,
+                r2.unwrap_or(0),
+                r3.unwrap_or(0),
+                r4.unwrap_or(0),
+                r5.unwrap_or(0),
+            ];
+            c.avg_days = [None, d2, d3, d4, d5];
+            for i in 1..5 {
+                c.conversion[i] = ratio(c.reached[i], c.reached[i - 1]);
+            }
+            c.overall_conversion = ratio(c.reached[4], n);
+        }
+        for (k, cents) in spend {
+            let c = channels.entry(k).or_default();
+            c.in_cost = true;
+            c.spend_cents = cents.unwrap_or(0);
+        }
+        for (k, n, r2, r3, r5, revenue) in cost {
+            let c = channels.entry(k).or_default();
+            c.in_cost |= n > 0;
+            c.cost_counts = [n, r2.unwrap_or(0), r3.unwrap_or(0), r5.unwrap_or(0)];
+            c.revenue_cents = revenue.unwrap_or(0);
+        }
+        for c in channels.values_mut() {
+            c.cost_per = c.cost_counts.map(|x| cents_per(c.spend_cents, x));
+            c.roi = (c.spend_cents != 0)
+                .then(|| (c.revenue_cents - c.spend_cents) as f64 / c.spend_cents as f64);
+        }
+        Ok(channels)
+    }
+
+    /// Every lead's `(id, score, breakdown as text)`, by id: what a rescoring
+    /// changed is the difference of two of these.
+    pub async fn scores(&self) -> Result<Vec<(i64, i32, String)>, String> {
+        let q = "SELECT id, score, CAST(score_breakdown AS TEXT) FROM lead ORDER BY id";
+        match self {
+            Sql::Postgres(p) => sqlx::query_as(q).fetch_all(p).await.map_err(err),
+            Sql::Sqlite { read, .. } => sqlx::query_as(q).fetch_all(read).await.map_err(err),
         }
     }
 }
