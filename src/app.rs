@@ -179,9 +179,6 @@ pub fn schema(state: &AppState) -> AppSchema {
         max_complexity: state.config.max_complexity,
     })
     .data(state.clone())
-    .extension(crate::events::resolver::WakeAfterMutation(
-        state.events.clone(),
-    ))
     .finish()
 }
 

@@ -1,4 +1,27 @@
+use sea_orm::FromJsonQueryResult;
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What each scoring rule gave a lead, stored as a JSON array. Typed rather
+/// than a `serde_json::Value`: every lead read decodes it, and a typed
+/// decode allocates no map per element.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, FromJsonQueryResult)]
+pub struct ScoreBreakdown(pub Vec<RuleShare>);
+
+/// One element of a [`ScoreBreakdown`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleShare {
+    pub rule_id: i64,
+    pub points: i32,
+}
+
+impl ScoreBreakdown {
+    /// The stored JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "[]".to_owned())
+    }
+}
 
 /// A contact and everything the funnel knows about it.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -25,7 +48,8 @@ pub struct Model {
     pub fit_score: i32,
     pub engagement_score: i32,
     /// `[{"ruleId": 1, "points": 20}, …]`
-    pub score_breakdown: Json,
+    #[sea_orm(column_type = "Json")]
+    pub score_breakdown: ScoreBreakdown,
     pub persona_id: Option<i64>,
     pub icp_fit: Option<f64>,
     pub source_channel: String,

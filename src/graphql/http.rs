@@ -514,7 +514,8 @@ async fn execute(
         Ok(doc) => doc,
         Err(err) => return Ok(request_error(err, "BAD_USER_INPUT")),
     };
-    match operation_type(document, op.operation_name.as_deref()) {
+    let operation = operation_type(document, op.operation_name.as_deref());
+    match operation {
         Some(OperationType::Mutation) if over_get => return Err(MutationOverGet),
         Some(OperationType::Subscription) => {
             let message = "subscriptions are served over WebSocket at /graphql/ws";
@@ -541,6 +542,11 @@ async fn execute(
         .data(viewer.clone())
         .data(Loaders::new(&g.state, viewer));
     let mut response = g.schema.execute(request).instrument(span).await;
+    if operation == Some(OperationType::Mutation) {
+        // Its events are committed: this instance's subscribers get them
+        // now rather than at the next poll (other instances: NOTIFY).
+        g.state.events.wake();
+    }
     let request_error = response.data == Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
@@ -601,7 +607,7 @@ fn classify(error: &mut ServerError, request_id: &str) {
 
 /// The type of the operation the request selects; `None` when the document
 /// and `operationName` do not select exactly one.
-fn operation_type(
+pub(crate) fn operation_type(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
 ) -> Option<OperationType> {

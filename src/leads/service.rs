@@ -214,7 +214,7 @@ pub async fn insert(
         score: 0,
         fit_score: 0,
         engagement_score: 0,
-        score_breakdown: serde_json::json!([]),
+        score_breakdown: Default::default(),
         persona_id: None,
         icp_fit: None,
         source_channel: enum_name(channel).to_owned(),

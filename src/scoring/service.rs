@@ -366,7 +366,7 @@ pub struct LeadScore {
     pub score: i32,
     pub fit_score: i32,
     pub engagement_score: i32,
-    pub score_breakdown: serde_json::Value,
+    pub score_breakdown: entity::lead::ScoreBreakdown,
     pub persona_id: Option<i64>,
     pub icp_fit: Option<f64>,
 }
@@ -724,11 +724,14 @@ impl ScoringContext {
     }
 }
 
-fn breakdown_json(breakdown: &[Contribution]) -> serde_json::Value {
-    serde_json::Value::Array(
+fn breakdown_json(breakdown: &[Contribution]) -> entity::lead::ScoreBreakdown {
+    entity::lead::ScoreBreakdown(
         breakdown
             .iter()
-            .map(|c| serde_json::json!({"ruleId": c.rule_id, "points": c.points}))
+            .map(|c| entity::lead::RuleShare {
+                rule_id: c.rule_id,
+                points: c.points,
+            })
             .collect(),
     )
 }
@@ -795,7 +798,7 @@ async fn write_scores(db: &impl ConnectionTrait, rows: &[&LeadScore]) -> AppResu
                 Value::from(row.score),
                 Value::from(row.fit_score),
                 Value::from(row.engagement_score),
-                Value::from(row.score_breakdown.to_string()),
+                Value::from(row.score_breakdown.to_json()),
                 Value::from(row.persona_id),
                 Value::from(row.icp_fit),
             ]
@@ -875,7 +878,7 @@ async fn promote_many(txn: &impl ConnectionTrait, scored: Vec<LeadScore>) -> App
                 Value::from(lead.score),
                 Value::from(lead.fit_score),
                 Value::from(lead.engagement_score),
-                Value::from(lead.score_breakdown.to_string()),
+                Value::from(lead.score_breakdown.to_json()),
                 Value::from(lead.persona_id),
                 Value::from(lead.icp_fit),
                 Value::from(lead.stage.clone()),
@@ -1270,13 +1273,15 @@ pub async fn breakdown(
     loaders: &Loaders,
     lead: &lead::Model,
 ) -> AppResult<Vec<(scoring_rule::Model, i32)>> {
-    let contributions = match Vec::<Contribution>::deserialize(&lead.score_breakdown) {
-        Ok(c) => c,
-        Err(err) => {
-            tracing::error!(lead_id = lead.id, error = %err, "unreadable score breakdown");
-            return Ok(Vec::new());
-        }
-    };
+    let contributions: Vec<Contribution> = lead
+        .score_breakdown
+        .0
+        .iter()
+        .map(|share| Contribution {
+            rule_id: share.rule_id,
+            points: share.points,
+        })
+        .collect();
     if contributions.is_empty() {
         return Ok(Vec::new());
     }

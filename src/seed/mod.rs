@@ -279,8 +279,16 @@ pub async fn seed(config: &Config, args: &SeedArgs) -> AppResult<SeedReport> {
     tracing::info!(elapsed = ?t.elapsed(), leads = report.rescored, "rescored");
 
     // Fresh planner statistics: the bulk load changed every table at once.
+    // On PostgreSQL also VACUUM: the rescoring above rewrote every lead, and
+    // until the dead row versions are gone and the visibility map is set,
+    // index-only scans (the KPI cohort index) fetch from the heap — the KPI
+    // queries ran 10× slower until autovacuum came by (measured).
     let t = Instant::now();
-    conn.execute_unprepared("ANALYZE").await?;
+    let analyze = match conn.get_database_backend() {
+        sea_orm::DbBackend::Postgres => "VACUUM ANALYZE",
+        _ => "ANALYZE",
+    };
+    conn.execute_unprepared(analyze).await?;
     tracing::info!(elapsed = ?t.elapsed(), "analyzed");
 
     let rows = conn

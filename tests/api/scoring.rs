@@ -1152,7 +1152,7 @@ async fn rescore_leads_works_in_batches() {
             score: Set(0),
             fit_score: Set(0),
             engagement_score: Set(0),
-            score_breakdown: Set(json!([])),
+            score_breakdown: Set(Default::default()),
             source_channel: Set("DIRECT".to_owned()),
             qual_budget: Set(false),
             qual_need: Set(false),
