@@ -49,6 +49,18 @@ pub struct Event {
     pub row: stage_event::Model,
     /// The lead as it was read with the event (`None`: merged away since).
     pub lead: Option<lead::Model>,
+    /// Its renderings for subscribers, shared by identical subscriptions.
+    pub renderings: super::fanout::Renderings,
+}
+
+impl Event {
+    pub fn new(row: stage_event::Model, lead: Option<lead::Model>) -> Self {
+        Event {
+            row,
+            lead,
+            renderings: Default::default(),
+        }
+    }
 }
 
 impl Event {
@@ -396,7 +408,7 @@ impl Dispatcher {
         for row in rows {
             let seq = row.seq;
             let lead = leads.get(&row.lead_id).cloned();
-            self.shared.publish(Arc::new(Event { row, lead }));
+            self.shared.publish(Arc::new(Event::new(row, lead)));
             self.last = seq;
         }
         metrics::counter!("leadgraph_events_dispatched_total").increment(count as u64);
@@ -501,7 +513,7 @@ impl Follower {
             self.last = row.seq;
             if self.filter.admits(&row) {
                 let lead = leads.get(&row.lead_id).cloned();
-                self.buffered.push_back(Arc::new(Event { row, lead }));
+                self.buffered.push_back(Arc::new(Event::new(row, lead)));
             }
         }
         if exhausted {

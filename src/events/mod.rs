@@ -3,9 +3,11 @@
 //! and an outbox event, so an event exists if and only if its change
 //! committed. From the outbox, `bus` dispatches events to the subscribers of
 //! this instance (`listener` wakes it on PostgreSQL when another instance
-//! commits), `service` opens subscriptions, `resolver` serves them.
+//! commits), `service` opens subscriptions, `resolver` serves them, and
+//! `fanout` lets identical subscriptions share the rendering of an event.
 
 pub mod bus;
+pub mod fanout;
 pub mod listener;
 pub mod outbox;
 pub mod resolver;

@@ -1,7 +1,7 @@
 //! Subscriptions to stage changes, and the wake-up of the bus after mutations.
 
 use super::EventBus;
-use super::bus::FollowError;
+use super::bus::{Event, FollowError};
 use super::outbox::encode_cursor;
 use super::types::StageChangeEvent;
 use crate::error::{ApiError, ApiResult};
@@ -12,13 +12,50 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{Context, ErrorExtensions, Response, ServerResult, Subscription, Variables};
 use futures::stream::{BoxStream, StreamExt};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
 pub struct EventSubscription;
 
 type EventStream = BoxStream<'static, async_graphql::Result<StageChangeEvent>>;
+
+/// A subscriber's events, as the bus hands them out.
+pub type Events = BoxStream<'static, Result<Arc<Event>, FollowError>>;
+
+/// Request data by which the WebSocket layer takes over a subscription's
+/// events (see `fanout`): the subscription is opened as usual (access,
+/// cursor, errors), but its event stream is left here instead of being
+/// executed per event.
+#[derive(Clone, Default)]
+pub struct Tap(Arc<Mutex<Option<Events>>>);
+
+impl Tap {
+    /// Leave `events` here; they come back if the tap is taken already.
+    fn put(&self, events: Events) -> Option<Events> {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_some() {
+            return Some(events);
+        }
+        *slot = Some(events);
+        None
+    }
+
+    pub fn take(&self) -> Option<Events> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// Request data that makes a subscription yield this one item and end: how
+/// an event (or the error that ends a stream) is rendered for a tapped
+/// subscription.
+pub struct One(Mutex<Option<Result<Arc<Event>, FollowError>>>);
+
+impl One {
+    pub fn new(item: Result<Arc<Event>, FollowError>) -> Self {
+        One(Mutex::new(Some(item)))
+    }
+}
 
 #[Subscription]
 impl EventSubscription {
@@ -60,15 +97,29 @@ async fn open(
     after: Option<String>,
 ) -> ApiResult<EventStream> {
     let viewer = crate::graphql::viewer(ctx)?;
+    if let Some(one) = ctx.data_opt::<One>() {
+        super::service::may_subscribe(viewer)?;
+        let item = one.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        return Ok(futures::stream::iter(item).map(convert).boxed());
+    }
     let state = crate::graphql::state(ctx);
     let events = super::service::subscribe(state, viewer, to_stages, after.as_deref()).await?;
-    Ok(events
-        .map(|item| match item {
-            Ok(event) => Ok(StageChangeEvent(event)),
-            Err(FollowError::Expired(err)) => Err(err.to_graphql()),
-            Err(FollowError::Interrupted { resume_after }) => Err(interrupted(resume_after)),
-        })
-        .boxed())
+    let events = match ctx.data_opt::<Tap>() {
+        Some(tap) => match tap.put(events.boxed()) {
+            None => return Ok(futures::stream::empty().boxed()),
+            Some(events) => events,
+        },
+        None => events.boxed(),
+    };
+    Ok(events.map(convert).boxed())
+}
+
+fn convert(item: Result<Arc<Event>, FollowError>) -> async_graphql::Result<StageChangeEvent> {
+    match item {
+        Ok(event) => Ok(StageChangeEvent(event)),
+        Err(FollowError::Expired(err)) => Err(err.to_graphql()),
+        Err(FollowError::Interrupted { resume_after }) => Err(interrupted(resume_after)),
+    }
 }
 
 /// The error that ends an interrupted stream; its message carries no

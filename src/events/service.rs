@@ -19,7 +19,7 @@ pub async fn subscribe(
     to_stages: Option<Vec<LeadStage>>,
     after: Option<&str>,
 ) -> AppResult<impl Stream<Item = Result<Arc<Event>, FollowError>> + Send + 'static + use<>> {
-    policy::require(viewer, policy::Capability::Subscribe)?;
+    may_subscribe(viewer)?;
     if to_stages.as_ref().is_some_and(Vec::is_empty) {
         return Err(AppError::bad_input(
             "toStages",
@@ -39,4 +39,9 @@ pub async fn subscribe(
         to_stages,
     };
     Ok(state.events.follow(state.db.read.clone(), filter, after))
+}
+
+/// Whether `viewer` may subscribe to events at all (INGEST may not).
+pub fn may_subscribe(viewer: &Viewer) -> AppResult<()> {
+    policy::require(viewer, policy::Capability::Subscribe)
 }

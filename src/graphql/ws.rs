@@ -15,6 +15,12 @@
 //! - 4406 when the client offers neither subprotocol; 1001 when the server
 //!   stops.
 //!
+//! Subscriptions to events with one root field are rendered once per event
+//! for every identical subscription (`events::fanout`): the subscription is
+//! opened through the schema as usual, its event stream is then taken over
+//! here, and each event is executed and serialized once per share key;
+//! each socket only frames the shared payload.
+//!
 //! The `Origin` of the upgrade is checked against `LEADGRAPH_ALLOWED_ORIGINS`
 //! when that is set. It is open by default because the token is sent in the
 //! `connection_init` payload, never in a cookie: a page on a foreign origin
@@ -25,6 +31,9 @@ use super::AppSchema;
 use crate::app::{AppState, Loaders};
 use crate::auth::Viewer;
 use crate::error::AppError;
+use crate::events::bus::{Event, FollowError};
+use crate::events::fanout::{Rendered, ShareKey, SharedOperation, shared_operation};
+use crate::events::resolver::{One, Tap};
 use async_graphql::{Request, Response, ServerError, Value, Variables};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -35,6 +44,7 @@ use futures::stream::{BoxStream, SelectAll, SplitSink};
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -142,7 +152,7 @@ struct Connection {
     /// Running operations by id; dropping the sender cancels the operation.
     operations: HashMap<String, oneshot::Sender<()>>,
     /// Their results, tagged with their id; `None` when one ends.
-    results: SelectAll<BoxStream<'static, (String, Option<Response>)>>,
+    results: SelectAll<BoxStream<'static, (String, Option<Outcome>)>>,
     /// Whether the connection's timer runs to the token's expiry (after
     /// `connection_init`) rather than to the init timeout.
     deadline_is_expiry: bool,
@@ -321,15 +331,39 @@ impl Connection {
                 return send(sink, self.error_message(&id, error)).await;
             }
         }
-        let request = request
+        let shared = shared_operation(&mut request, viewer.role);
+        let tap = shared.as_ref().map(|_| Tap::default());
+        let mut request = request
             .data(Loaders::new(&self.g.state, &viewer))
-            .data(viewer);
-        let (cancel, cancelled) = oneshot::channel::<()>();
-        let tag = id.clone();
-        let stream = self
+            .data(viewer.clone());
+        if let Some(tap) = &tap {
+            request = request.data(tap.clone());
+        }
+        let opened = self
             .g
             .schema
             .execute_stream(request)
+            .map(|response| Outcome::Response(Box::new(response)));
+        // A shared subscription's stream is opened, then handed over: its
+        // events follow the opening (which yields only errors, if any).
+        let outcomes = match (shared, tap) {
+            (Some(operation), Some(tap)) => {
+                let subscriber = Arc::new(Subscriber {
+                    g: self.g.clone(),
+                    operation,
+                    viewer,
+                });
+                let events = futures::stream::once(async move { tap.take() })
+                    .flat_map(futures::stream::iter)
+                    .flatten()
+                    .then(move |item| render_event(subscriber.clone(), item));
+                opened.chain(events).boxed()
+            }
+            _ => opened.boxed(),
+        };
+        let (cancel, cancelled) = oneshot::channel::<()>();
+        let tag = id.clone();
+        let stream = outcomes
             .map(Some)
             .chain(futures::stream::once(async { None }))
             .take_until(cancelled)
@@ -340,8 +374,8 @@ impl Connection {
         Step::Continue
     }
 
-    async fn on_result(&mut self, sink: &mut Sink, id: String, result: Option<Response>) -> Step {
-        let Some(mut response) = result else {
+    async fn on_result(&mut self, sink: &mut Sink, id: String, result: Option<Outcome>) -> Step {
+        let Some(outcome) = result else {
             if self.operations.remove(&id).is_some() {
                 return send(sink, json!({"type": "complete", "id": id})).await;
             }
@@ -353,40 +387,28 @@ impl Connection {
         if self.viewer.as_ref().is_none_or(expired) {
             return Step::Close(4403, "Forbidden: the token has expired");
         }
-        if !response.errors.is_empty() {
-            let request_id = uuid::Uuid::new_v4().to_string();
-            for error in &mut response.errors {
-                classify(error, &request_id);
-            }
-        }
-        // An operation that failed as a whole (validation, access, a bad
-        // cursor, an interrupted stream) ends with `error`; an event whose
-        // field failed is still `next`.
-        let whole = response.data == Value::Null
-            && !response.errors.is_empty()
-            && response.errors.iter().all(|e| e.path.len() <= 1);
-        if self.protocol == Protocol::Transport && whole {
-            self.operations.remove(&id);
-            let errors = serde_json::to_value(&response.errors).unwrap_or_default();
-            return send(sink, self.error_message(&id, errors)).await;
-        }
-        // Serialized straight from the response: this runs once per event
-        // and subscriber.
-        let message = Payload {
-            kind: match self.protocol {
-                Protocol::Transport => "next",
-                Protocol::Legacy => "data",
-            },
-            id: &id,
-            payload: &response,
+        let rendered = match outcome {
+            Outcome::Response(response) => Arc::new(render(*response)),
+            Outcome::Rendered(rendered) => rendered,
         };
-        match serde_json::to_string(&message) {
-            Ok(text) => send_text(sink, text).await,
-            Err(err) => {
-                tracing::error!(error = %err, "cannot serialize a GraphQL response");
-                Step::Close(4500, "Internal server error")
-            }
+        if self.protocol == Protocol::Transport
+            && let Some(errors) = &rendered.fatal
+        {
+            self.operations.remove(&id);
+            return send(sink, self.error_message(&id, errors.clone())).await;
         }
+        let kind = match self.protocol {
+            Protocol::Transport => "next",
+            Protocol::Legacy => "data",
+        };
+        // The payload is serialized already (once per event and share key);
+        // only the frame is this subscriber's.
+        let id = serde_json::Value::String(id);
+        let text = format!(
+            "{{\"type\":\"{kind}\",\"id\":{id},\"payload\":{}}}",
+            rendered.payload
+        );
+        send_text(sink, text).await
     }
 
     fn error_message(&self, id: &str, errors: serde_json::Value) -> serde_json::Value {
@@ -480,13 +502,102 @@ fn classify(error: &mut ServerError, request_id: &str) {
     }
 }
 
-/// A `next`/`data` message.
-#[derive(serde::Serialize)]
-struct Payload<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    id: &'a str,
-    payload: &'a Response,
+/// What an operation's stream yields.
+enum Outcome {
+    /// A response of the schema, for this subscriber alone.
+    Response(Box<Response>),
+    /// An event rendered for every subscriber with the same share key.
+    Rendered(Arc<Rendered>),
+}
+
+/// `response` ready to send: errors classified, serialized once.
+fn render(mut response: Response) -> Rendered {
+    if !response.errors.is_empty() {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        for error in &mut response.errors {
+            classify(error, &request_id);
+        }
+    }
+    // An operation that failed as a whole (validation, access, a bad
+    // cursor, an interrupted stream) ends with `error`; an event whose
+    // field failed is still `next`.
+    let whole = response.data == Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.len() <= 1);
+    match serde_json::to_string(&response) {
+        Ok(payload) => Rendered {
+            payload,
+            fatal: whole.then(|| serde_json::to_value(&response.errors).unwrap_or_default()),
+        },
+        Err(err) => {
+            tracing::error!(error = %err, "cannot serialize a GraphQL response");
+            let errors = json!([{
+                "message": "internal error",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+            }]);
+            Rendered {
+                payload: json!({"data": null, "errors": errors}).to_string(),
+                fatal: Some(errors),
+            }
+        }
+    }
+}
+
+/// A subscriber of a shared subscription.
+struct Subscriber {
+    g: GraphqlWs,
+    operation: Arc<SharedOperation>,
+    viewer: Viewer,
+}
+
+/// One item of a shared subscription's stream, ready to send: an event is
+/// rendered once per share key (as the key's canonical viewer); the error
+/// that ends the stream is this subscriber's own.
+async fn render_event(s: Arc<Subscriber>, item: Result<Arc<Event>, FollowError>) -> Outcome {
+    match item {
+        Ok(event) => {
+            let key = ShareKey::new(&s.operation, &s.viewer, &event);
+            let rendered = event
+                .renderings
+                .get_or_render(key, |key| {
+                    let as_viewer = key.viewer(&s.viewer);
+                    async {
+                        metrics::counter!("leadgraph_event_renderings_total").increment(1);
+                        render(execute_one(&s.g, &s.operation, as_viewer, Ok(event.clone())).await)
+                    }
+                })
+                .await;
+            Outcome::Rendered(rendered)
+        }
+        Err(err) => {
+            let response = execute_one(&s.g, &s.operation, s.viewer.clone(), Err(err)).await;
+            Outcome::Response(Box::new(response))
+        }
+    }
+}
+
+/// The subscription `operation` run as `viewer` over one item.
+async fn execute_one(
+    g: &GraphqlWs,
+    operation: &SharedOperation,
+    viewer: Viewer,
+    item: Result<Arc<Event>, FollowError>,
+) -> Response {
+    let mut request = Request::new(operation.query.clone()).variables(operation.variables.clone());
+    if let Some(name) = &operation.operation_name {
+        request = request.operation_name(name.clone());
+    }
+    let request = request
+        .data(Loaders::new(&g.state, &viewer))
+        .data(viewer)
+        .data(One::new(item));
+    match g.schema.execute_stream(request).next().await {
+        Some(response) => response,
+        None => Response::from_errors(vec![ServerError::new(
+            "the subscription produced no response",
+            None,
+        )]),
+    }
 }
 
 async fn send(sink: &mut Sink, message: serde_json::Value) -> Step {

@@ -962,3 +962,94 @@ async fn oversized_subscriptions_are_limited_like_http_requests() {
     // The connection stays usable.
     ws.subscribe("small", QUALIFIED, json!({})).await;
 }
+
+/// The next `next` message of `id`, whole (`data` and `errors`).
+async fn next_payload(ws: &mut Ws, id: &str) -> Value {
+    match ws.recv().await {
+        Incoming::Json(m) if m["type"] == "next" && m["id"] == id => m["payload"].clone(),
+        other => panic!("expected next for {id}, got {other:?}"),
+    }
+}
+
+/// Identical subscriptions share the rendering of each event (events::fanout),
+/// but never across what a viewer may see: its role's fields, and leads seen
+/// only because the viewer owns them.
+#[tokio::test]
+async fn identical_subscriptions_never_share_what_one_viewer_may_not_see() {
+    const SAME: &str = "subscription { leadStageChanged { to lead { id email \
+        sourceCampaign { name budget { amount } } } } }";
+    const CREATE: &str = "mutation($input: CreateLeadInput!) { createLead(input: $input) { id } }";
+    let app = TestApp::spawn().await;
+    let t = app.tokens();
+    let data = app
+        .ok(
+            &t.marketing,
+            "mutation($input: CampaignInput!) { createCampaign(input: $input) { id } }",
+            json!({"input": {"name": "Webinar", "channel": "WEBINAR", "budget": "1000"}}),
+        )
+        .await;
+    let campaign = data["createCampaign"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let lead = |email: &str| json!({"input": {"email": email, "sourceCampaignId": campaign}});
+    let data = app.ok(&t.admin, CREATE, lead("other@example.com")).await;
+    let other = data["createLead"]["id"].as_str().expect("id").to_owned();
+    // Sam (twice), Sue: SALES; Mia: MARKETING. One query text for all.
+    let mut sam = Ws::connect(&app, &t.sales).await;
+    let mut sam2 = Ws::connect(&app, &t.sales).await;
+    let mut sue = Ws::connect(&app, &t.sales2).await;
+    let mut mia = Ws::connect(&app, &t.marketing).await;
+    for ws in [&mut sam, &mut sam2, &mut sue, &mut mia] {
+        ws.subscribe("1", SAME, json!({})).await;
+    }
+    // Sam's own lead at LEAD: his to see, not Sue's.
+    let data = app.ok(&t.sales, CREATE, lead("own@example.com")).await;
+    let own = data["createLead"]["id"].as_str().expect("id").to_owned();
+    to_mql(&app, &t, &other).await;
+
+    let budget_forbidden = |payload: &Value| {
+        let errors = payload["errors"].as_array().expect("errors");
+        assert_eq!(errors.len(), 1, "{payload}");
+        assert_eq!(errors[0]["extensions"]["code"], "FORBIDDEN", "{payload}");
+        assert_eq!(
+            errors[0]["path"],
+            json!(["leadStageChanged", "lead", "sourceCampaign", "budget"])
+        );
+    };
+    for ws in [&mut sam, &mut sam2] {
+        let p = next_payload(ws, "1").await;
+        let event = &p["data"]["leadStageChanged"];
+        assert_eq!(event["to"], "LEAD");
+        assert_eq!(event["lead"]["id"], own.as_str(), "{p}");
+        assert_eq!(event["lead"]["email"], "own@example.com");
+        assert_eq!(event["lead"]["sourceCampaign"]["name"], "Webinar");
+        assert_eq!(event["lead"]["sourceCampaign"]["budget"], Value::Null);
+        budget_forbidden(&p);
+        let p = next_payload(ws, "1").await;
+        assert_eq!(p["data"]["leadStageChanged"]["lead"]["id"], other.as_str());
+        budget_forbidden(&p);
+    }
+    // Sue's first event is the visible one: Sam's own lead never reached her.
+    let p = next_payload(&mut sue, "1").await;
+    let event = &p["data"]["leadStageChanged"];
+    assert_eq!(event["to"], "MQL");
+    assert_eq!(event["lead"]["id"], other.as_str(), "{p}");
+    assert_eq!(event["lead"]["email"], "other@example.com");
+    assert_eq!(event["lead"]["sourceCampaign"]["budget"], Value::Null);
+    budget_forbidden(&p);
+    // MARKETING, same query, sees both, with the budget.
+    for expected in [&own, &other] {
+        let p = next_payload(&mut mia, "1").await;
+        assert!(p.get("errors").is_none(), "{p}");
+        let lead = &p["data"]["leadStageChanged"]["lead"];
+        assert_eq!(lead["id"], expected.as_str());
+        assert_eq!(lead["sourceCampaign"]["budget"]["amount"], "1000.00");
+    }
+    // Nothing else is pending for Sue.
+    sue.send(json!({"type": "ping"})).await;
+    match sue.recv().await {
+        Incoming::Json(m) => assert_eq!(m["type"], "pong", "{m}"),
+        other => panic!("expected pong, got {other:?}"),
+    }
+}
