@@ -7,6 +7,7 @@ mod api;
 mod load;
 mod q2;
 mod rescore;
+mod s1;
 mod server;
 mod sql;
 
@@ -38,11 +39,13 @@ struct Args {
     /// 90 days), Q3, DEEP, RESCORE (rescoreLeads after a rule change, after
     /// restoring it, and steady: once per run, at concurrency 1), M1
     /// (single), M1_BATCH (500 per request). The writes run last by
-    /// default: they change rows. S1 is not built yet (its issue adds it).
+    /// default: they change rows. S1 (fan-out to
+    /// WebSocket subscribers; it qualifies MQL leads) and S1_CROSS (two
+    /// instances, needs --url-b) ignore --concurrency; see `s1.rs`.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "Q1,Q2,Q3,DEEP,RESCORE,M1,M1_BATCH"
+        default_value = "Q1,Q2,Q3,DEEP,RESCORE,M1,M1_BATCH,S1"
     )]
     workloads: Vec<String>,
     /// Concurrent clients, one run each.
@@ -70,6 +73,8 @@ struct Args {
     /// those of the same workload, database and concurrency.
     #[arg(long)]
     append: bool,
+    #[command(flatten)]
+    s1: s1::S1Args,
     /// RESCORE: how many times to run its three steps (medians reported).
     #[arg(long, default_value_t = 1)]
     rescore_rounds: usize,
@@ -106,6 +111,8 @@ struct Row {
     page1_p99_ms: Option<f64>,
     deep_offset: Option<i64>,
     note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s1: Option<s1::S1Figures>,
     /// RESCORE: seconds, changed leads and promotions of each step.
     #[serde(flatten)]
     rescore: Option<rescore::RescoreFigures>,
@@ -584,6 +591,15 @@ async fn run(mut args: Args) -> Result<bool, String> {
     let mut rows = Vec::new();
     let concurrency = ctx.args.concurrency.clone();
     for workload in &workloads {
+        if workload == "S1" || workload == "S1_CROSS" {
+            eprintln!("{workload} …");
+            let row = s1::run(&ctx, workload == "S1_CROSS").await?;
+            if let Some(e) = &row.api_first_error {
+                eprintln!("  first error: {e}");
+            }
+            rows.push(row);
+            continue;
+        }
         // RESCORE is one-shot: once, whatever --concurrency says.
         let levels = if workload == "RESCORE" {
             vec![1]
