@@ -3,7 +3,8 @@
 //! One dispatcher per instance reads new outbox rows once, by sequence, and
 //! broadcasts them (`Arc<Event>`) to every subscriber of the instance; a
 //! subscriber costs no query per event. The dispatcher is woken right after a
-//! GraphQL mutation commits (see `resolver::WakeAfterMutation`), by
+//! GraphQL mutation commits (the HTTP and WebSocket handlers call
+//! [`EventBus::wake`]), by
 //! PostgreSQL `NOTIFY` (see `listener`), and by a periodic poll, the safety net
 //! for writes made outside a request and for dropped notifications.
 //!

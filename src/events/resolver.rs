@@ -1,18 +1,13 @@
-//! Subscriptions to stage changes, and the wake-up of the bus after mutations.
+//! Subscriptions to stage changes. (The bus is woken after mutations by
+//! the HTTP and WebSocket handlers, which know each operation's type.)
 
-use super::EventBus;
 use super::bus::{Event, FollowError};
 use super::outbox::encode_cursor;
 use super::types::StageChangeEvent;
 use crate::error::{ApiError, ApiResult};
 use crate::leads::lifecycle::LeadStage;
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
-};
-use async_graphql::parser::types::{ExecutableDocument, OperationType};
-use async_graphql::{Context, ErrorExtensions, Response, ServerResult, Subscription, Variables};
+use async_graphql::{Context, ErrorExtensions, Subscription};
 use futures::stream::{BoxStream, StreamExt};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
@@ -134,56 +129,4 @@ fn interrupted(resume_after: i64) -> async_graphql::Error {
         ext.set("code", "INTERNAL_SERVER_ERROR");
         ext.set("resumeAfter", cursor.as_str());
     })
-}
-
-/// Wakes the event bus after every operation that contains a mutation, so
-/// subscribers on this instance get its events right after the commit.
-pub struct WakeAfterMutation(pub Arc<EventBus>);
-
-impl ExtensionFactory for WakeAfterMutation {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(WakeExtension {
-            bus: self.0.clone(),
-            mutation: AtomicBool::new(false),
-        })
-    }
-}
-
-struct WakeExtension {
-    bus: Arc<EventBus>,
-    mutation: AtomicBool,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for WakeExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if document
-            .operations
-            .iter()
-            .any(|(_, op)| op.node.ty == OperationType::Mutation)
-        {
-            self.mutation.store(true, Ordering::Relaxed);
-        }
-        Ok(document)
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let response = next.run(ctx, operation_name).await;
-        if self.mutation.load(Ordering::Relaxed) {
-            self.bus.wake();
-        }
-        response
-    }
 }

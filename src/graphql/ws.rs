@@ -322,7 +322,11 @@ impl Connection {
         // As over HTTP: fields counted before anything runs (the complexity
         // limit does not count `__typename`).
         let max = self.g.state.config.max_complexity;
+        let operation_name = request.operation_name.clone();
+        let mut mutation = false;
         if let Ok(document) = request.parsed_query() {
+            mutation = super::http::operation_type(document, operation_name.as_deref())
+                == Some(async_graphql::parser::types::OperationType::Mutation);
             let fields = super::http::count_fields(document);
             if fields > max {
                 let error = limit(format!(
@@ -339,11 +343,15 @@ impl Connection {
         if let Some(tap) = &tap {
             request = request.data(tap.clone());
         }
-        let opened = self
-            .g
-            .schema
-            .execute_stream(request)
-            .map(|response| Outcome::Response(Box::new(response)));
+        let bus = self.g.state.events.clone();
+        let opened = self.g.schema.execute_stream(request).map(move |response| {
+            if mutation {
+                // Committed: this instance's subscribers get its events
+                // now rather than at the next poll (as over HTTP).
+                bus.wake();
+            }
+            Outcome::Response(Box::new(response))
+        });
         // A shared subscription's stream is opened, then handed over: its
         // events follow the opening (which yields only errors, if any).
         let outcomes = match (shared, tap) {

@@ -158,7 +158,7 @@ impl Loader<InteractionPageKey> for InteractionPageLoader {
                 let mut page = pages.remove(&lead_id).unwrap_or_default();
                 // Newest first, whatever order the database returned them in.
                 page.rows
-                    .sort_unstable_by(|a, b| (b.occurred_at, b.id).cmp(&(a.occurred_at, a.id)));
+                    .sort_unstable_by_key(|i| std::cmp::Reverse((i.occurred_at, i.id)));
                 page.has_next = page.rows.len() as u64 > first;
                 page.rows.truncate(first as usize);
                 let key = InteractionPageKey {

@@ -221,6 +221,40 @@ async fn sales_sees_a_qualification_by_another_rep_within_two_seconds() {
     assert!(event["cursor"].as_str().is_some_and(|c| !c.is_empty()));
 }
 
+/// The poll is only a safety net: a mutation wakes this instance's
+/// subscribers itself, over HTTP and over the WebSocket alike. With the poll
+/// at ten minutes, both events must still come within 2 s (on PostgreSQL
+/// NOTIFY would wake them anyway; on SQLite only the handlers' wake-up can).
+#[tokio::test]
+async fn mutations_wake_subscribers_without_waiting_for_the_poll() {
+    let app = TestApp::spawn_with(|c| c.event_poll_interval = Duration::from_secs(600)).await;
+    let t = app.tokens();
+    let first = app.lead_at(&t, "w1@example.com", "MQL").await;
+    let second = app.lead_at(&t, "w2@example.com", "MQL").await;
+    let mut ws = Ws::connect(&app, &t.sales).await;
+    ws.subscribe("1", QUALIFIED, json!({})).await;
+    app.ok(&t.sales2, QUALIFY, json!({"id": first})).await;
+    let event = tokio::time::timeout(Duration::from_secs(2), ws.next_event("1"))
+        .await
+        .expect("the HTTP mutation's event within 2 s");
+    assert_eq!(event["leadQualified"]["lead"]["id"], first.as_str());
+
+    let mut writer = Ws::connect(&app, &t.sales2).await;
+    writer
+        .send(json!({"type": "subscribe", "id": "m", "payload": {"query": QUALIFY, "variables": {"id": second}}}))
+        .await;
+    match writer.recv().await {
+        Incoming::Json(m) if m["type"] == "next" && m["id"] == "m" => {
+            assert!(m["payload"].get("errors").is_none(), "errors: {m}");
+        }
+        other => panic!("expected the mutation's result, got {other:?}"),
+    }
+    let event = tokio::time::timeout(Duration::from_secs(2), ws.next_event("1"))
+        .await
+        .expect("the WebSocket mutation's event within 2 s");
+    assert_eq!(event["leadQualified"]["lead"]["id"], second.as_str());
+}
+
 #[tokio::test]
 async fn a_marketing_disqualification_of_a_lead_never_reaches_sales() {
     let app = TestApp::spawn().await;
