@@ -97,51 +97,35 @@ pub struct Loaders {
     pub personas: async_graphql::dataloader::DataLoader<crate::personas::loader::PersonaLoader>,
 }
 
+/// How long a DataLoader gathers keys before it queries. On tokio's timer
+/// (async-graphql's `tokio-timer` feature) this rounds up to the next
+/// millisecond tick.
+const BATCH_DELAY: Duration = Duration::from_micros(100);
+
+/// A per-request DataLoader of `loader`.
+fn batched<T: Send + Sync + 'static>(loader: T) -> async_graphql::dataloader::DataLoader<T> {
+    async_graphql::dataloader::DataLoader::new(loader, tokio::spawn).delay(BATCH_DELAY)
+}
+
 impl Loaders {
     pub fn new(state: &AppState, viewer: &Viewer) -> Self {
-        use async_graphql::dataloader::DataLoader;
-        let db = state.db.read.clone();
-        let scope = crate::auth::policy::lead_scope(viewer);
-        let make = |l| DataLoader::new(l, tokio::spawn).delay(Duration::from_micros(100));
-        let make_rules = |l| DataLoader::new(l, tokio::spawn).delay(Duration::from_micros(100));
-        let make_personas = |l| DataLoader::new(l, tokio::spawn).delay(Duration::from_micros(100));
+        use crate::{campaigns, interactions, leads, personas, scoring, users};
+        let db = &state.db.read;
         Loaders {
-            campaigns: DataLoader::new(
-                crate::campaigns::loader::CampaignLoader { db: db.clone() },
-                tokio::spawn,
-            )
-            .delay(Duration::from_micros(100)),
-            campaign_spend: DataLoader::new(
-                crate::campaigns::loader::SpendLoader { db: db.clone() },
-                tokio::spawn,
-            )
-            .delay(Duration::from_micros(100)),
-            scoring_rules: make_rules(crate::scoring::loader::ScoringRuleLoader { db: db.clone() }),
-            personas: make_personas(crate::personas::loader::PersonaLoader { db: db.clone() }),
-            leads: make(crate::leads::loader::LeadLoader {
+            leads: batched(leads::loader::LeadLoader {
                 db: db.clone(),
-                scope,
+                scope: crate::auth::policy::lead_scope(viewer),
             }),
-            users: DataLoader::new(
-                crate::users::loader::UserLoader { db: db.clone() },
-                tokio::spawn,
-            )
-            .delay(Duration::from_micros(100)),
-            history: DataLoader::new(
-                crate::leads::loader::HistoryLoader { db: db.clone() },
-                tokio::spawn,
-            )
-            .delay(Duration::from_micros(100)),
-            interactions: DataLoader::new(
-                crate::interactions::loader::InteractionPageLoader { db: db.clone() },
-                tokio::spawn,
-            )
-            .delay(Duration::from_micros(100)),
-            interaction_counts: DataLoader::new(
-                crate::interactions::loader::InteractionCountLoader { db },
-                tokio::spawn,
-            )
-            .delay(Duration::from_micros(100)),
+            users: batched(users::loader::UserLoader { db: db.clone() }),
+            history: batched(leads::loader::HistoryLoader { db: db.clone() }),
+            interactions: batched(interactions::loader::InteractionPageLoader { db: db.clone() }),
+            interaction_counts: batched(interactions::loader::InteractionCountLoader {
+                db: db.clone(),
+            }),
+            campaigns: batched(campaigns::loader::CampaignLoader { db: db.clone() }),
+            campaign_spend: batched(campaigns::loader::SpendLoader { db: db.clone() }),
+            scoring_rules: batched(scoring::loader::ScoringRuleLoader { db: db.clone() }),
+            personas: batched(personas::loader::PersonaLoader { db: db.clone() }),
         }
     }
 

@@ -584,52 +584,35 @@ impl Sql {
         first_day: chrono::NaiveDate,
         end_day: chrono::NaiveDate,
     ) -> Result<std::collections::BTreeMap<String, Q2Channel>, String> {
+        // The same three statements on either pool (their types differ).
+        macro_rules! run {
+            ($pool:expr, $postgres:expr) => {{
+                let [funnel, spend, cost] = q2_statements($postgres);
+                let funnel = sqlx::query_as(AssertSqlSafe(funnel.as_str()))
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all($pool)
+                    .await
+                    .map_err(err)?;
+                let spend = sqlx::query_as(AssertSqlSafe(spend.as_str()))
+                    .bind(first_day)
+                    .bind(end_day)
+                    .fetch_all($pool)
+                    .await
+                    .map_err(err)?;
+                let cost = sqlx::query_as(AssertSqlSafe(cost.as_str()))
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all($pool)
+                    .await
+                    .map_err(err)?;
+                (funnel, spend, cost)
+            }};
+        }
         let (funnel, spend, cost): (Vec<FunnelTuple>, Vec<SpendTuple>, Vec<CostTuple>) = match self
         {
-            Sql::Postgres(pool) => {
-                let [funnel, spend, cost] = q2_statements(true);
-                let funnel = sqlx::query_as(AssertSqlSafe(funnel.as_str()))
-                    .bind(from)
-                    .bind(to)
-                    .fetch_all(pool)
-                    .await
-                    .map_err(err)?;
-                let spend = sqlx::query_as(AssertSqlSafe(spend.as_str()))
-                    .bind(first_day)
-                    .bind(end_day)
-                    .fetch_all(pool)
-                    .await
-                    .map_err(err)?;
-                let cost = sqlx::query_as(AssertSqlSafe(cost.as_str()))
-                    .bind(from)
-                    .bind(to)
-                    .fetch_all(pool)
-                    .await
-                    .map_err(err)?;
-                (funnel, spend, cost)
-            }
-            Sql::Sqlite { read, .. } => {
-                let [funnel, spend, cost] = q2_statements(false);
-                let funnel = sqlx::query_as(AssertSqlSafe(funnel.as_str()))
-                    .bind(from)
-                    .bind(to)
-                    .fetch_all(read)
-                    .await
-                    .map_err(err)?;
-                let spend = sqlx::query_as(AssertSqlSafe(spend.as_str()))
-                    .bind(first_day)
-                    .bind(end_day)
-                    .fetch_all(read)
-                    .await
-                    .map_err(err)?;
-                let cost = sqlx::query_as(AssertSqlSafe(cost.as_str()))
-                    .bind(from)
-                    .bind(to)
-                    .fetch_all(read)
-                    .await
-                    .map_err(err)?;
-                (funnel, spend, cost)
-            }
+            Sql::Postgres(pool) => run!(pool, true),
+            Sql::Sqlite { read, .. } => run!(read, false),
         };
         let mut channels: std::collections::BTreeMap<String, Q2Channel> = Default::default();
         for (k, n, dq, r2, d2, r3, d3, r4, d4, r5, d5) in funnel {

@@ -771,13 +771,18 @@ async fn update_from_values(
         .rows_affected())
 }
 
+/// The `score_breakdown` column of a `VALUES` list, as the table's type
+/// (PostgreSQL sends the JSON text as text).
+fn breakdown_from_values(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => "CAST(v.score_breakdown AS json)",
+        _ => "v.score_breakdown",
+    }
+}
+
 /// Write scored columns, a few dozen leads per statement (see [`rows_per_statement`]).
 async fn write_scores(db: &impl ConnectionTrait, rows: &[&LeadScore]) -> AppResult<()> {
-    let breakdown = if db.get_database_backend() == DbBackend::Postgres {
-        "CAST(v.score_breakdown AS json)"
-    } else {
-        "v.score_breakdown"
-    };
+    let breakdown = breakdown_from_values(db.get_database_backend());
     let set = format!(
         "score = v.score, fit_score = v.fit_score, engagement_score = v.engagement_score, \
          score_breakdown = {breakdown}, persona_id = v.persona_id, icp_fit = v.icp_fit"
@@ -841,11 +846,7 @@ async fn promote_many(txn: &impl ConnectionTrait, scored: Vec<LeadScore>) -> App
     // Not at LEAD any more (cannot happen under the lock): scores only.
     let rest: Vec<&LeadScore> = scores.values().collect();
     write_scores(txn, &rest).await?;
-    let breakdown = if txn.get_database_backend() == DbBackend::Postgres {
-        "CAST(v.score_breakdown AS json)"
-    } else {
-        "v.score_breakdown"
-    };
+    let breakdown = breakdown_from_values(txn.get_database_backend());
     let columns = [
         "id",
         "version",
