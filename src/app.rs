@@ -167,17 +167,10 @@ pub fn schema(state: &AppState) -> AppSchema {
 }
 
 pub fn router(state: AppState) -> Router {
-    let schema = schema(&state);
-    let graphql = crate::graphql::http::GraphqlHttp {
-        schema: schema.clone(),
-        state: state.clone(),
-    };
+    let exec = crate::graphql::execute::Executor::new(schema(&state), state.clone());
     Router::new()
-        .merge(crate::graphql::http::routes(graphql))
-        .merge(crate::graphql::ws::routes(crate::graphql::ws::GraphqlWs {
-            schema,
-            state: state.clone(),
-        }))
+        .merge(crate::graphql::http::routes(exec.clone()))
+        .merge(crate::graphql::ws::routes(exec))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -217,14 +210,71 @@ pub async fn serve(config: Config) -> Result<(), String> {
     crate::scoring::service::spawn_periodic(&state);
     tracing::info!(%addr, backend = ?state.db.backend(), "leadgraph serving GraphQL at /graphql");
     let events = state.events.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Closes the WebSockets, which graceful shutdown does not wait for.
-            events.shutdown();
-        })
+    let header_timeout = state.config.header_timeout;
+    serve_on(listener, router(state), header_timeout, async move {
+        shutdown_signal().await;
+        // Closes the WebSockets, which graceful shutdown does not wait for.
+        events.shutdown();
+    })
+    .await;
+    Ok(())
+}
+
+/// How long open connections get to finish their requests at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Serve `router` on `listener` until `shutdown` completes, then let open
+/// connections finish. Each connection gets `header_timeout` to send a
+/// request's headers (a client that trickles them is dropped), and its
+/// socket sends small writes at once (`TCP_NODELAY`).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    header_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(err) => {
+                        // Out of file descriptors, say: wait rather than spin.
+                        tracing::warn!(error = %err, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                if let Err(err) = stream.set_nodelay(true) {
+                    tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+                }
+                let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection.into_owned());
+                tokio::spawn(async move {
+                    if let Err(err) = connection.await {
+                        tracing::debug!(error = %err, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
-        .map_err(|e| e.to_string())
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace period");
+    }
 }
 
 /// `leadgraph migrate`.

@@ -193,6 +193,61 @@ pub struct Config {
         global = true
     )]
     pub ws_init_timeout: Duration,
+    /// Largest response body, in bytes; a larger answer is replaced by a
+    /// `LIMIT_EXCEEDED` error.
+    #[arg(
+        long,
+        env = "LEADGRAPH_MAX_RESPONSE_BYTES",
+        default_value_t = 8 * 1024 * 1024,
+        global = true
+    )]
+    pub max_response_bytes: usize,
+    /// Time one operation may run before it is stopped (`LIMIT_EXCEEDED`).
+    #[arg(
+        long,
+        env = "LEADGRAPH_REQUEST_TIMEOUT",
+        default_value = "30s",
+        value_parser = humantime::parse_duration,
+        global = true
+    )]
+    pub request_timeout: Duration,
+    /// Time a client gets to send a request's headers (then the connection
+    /// is closed).
+    #[arg(
+        long,
+        env = "LEADGRAPH_HEADER_TIMEOUT",
+        default_value = "10s",
+        value_parser = humantime::parse_duration,
+        global = true
+    )]
+    pub header_timeout: Duration,
+    /// Time a client gets to send a request's body (then HTTP 408).
+    #[arg(
+        long,
+        env = "LEADGRAPH_BODY_TIMEOUT",
+        default_value = "30s",
+        value_parser = humantime::parse_duration,
+        global = true
+    )]
+    pub body_timeout: Duration,
+    /// Operations with aggregate fields (`funnel`, `costPerLead`,
+    /// `leadRelevance`, `totalCount`) running at once on this instance;
+    /// more wait for a turn.
+    #[arg(
+        long,
+        env = "LEADGRAPH_MAX_HEAVY_QUERIES",
+        default_value_t = 4,
+        global = true
+    )]
+    pub max_heavy_queries: usize,
+    /// Operations per second per subject (a token bucket, HTTP and
+    /// WebSocket `subscribe` together); `0` turns rate limiting off.
+    #[arg(long, env = "LEADGRAPH_RATE_LIMIT", default_value_t = 0, global = true)]
+    pub rate_limit: u32,
+    /// Operations a subject may send at once before the rate applies
+    /// (`0`: as many as the rate per second).
+    #[arg(long, env = "LEADGRAPH_RATE_BURST", default_value_t = 0, global = true)]
+    pub rate_burst: u32,
 }
 
 /// A duration such as `1h` or `90s`; a bare `0` is zero (off).
@@ -225,6 +280,13 @@ impl Config {
             event_buffer: 4096,
             allowed_origins: Vec::new(),
             ws_init_timeout: Duration::from_secs(10),
+            max_response_bytes: 8 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_heavy_queries: 4,
+            rate_limit: 0,
+            rate_burst: 0,
         }
     }
 

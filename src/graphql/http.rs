@@ -10,29 +10,23 @@
 //! Conformance is checked in CI by the `graphql-http` server audits
 //! (`.ci/audit.sh`).
 
-use super::AppSchema;
-use crate::app::{AppState, Loaders};
+use super::execute::{Executor, RateLimited, Refusal};
+use crate::app::AppState;
 use crate::auth::Viewer;
 use crate::error::AppError;
-use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
-};
-use async_graphql::{ServerError, Value, Variables};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{ServerError, Value};
 use axum::{
     Router,
-    body::Bytes,
-    extract::{
-        DefaultBodyLimit, Query, State,
-        rejection::{BytesRejection, QueryRejection},
-    },
+    body::{Body as HttpBody, Bytes},
+    extract::{Query, State, rejection::QueryRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
+use futures::StreamExt;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::time::Instant;
-use tracing::Instrument;
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
@@ -40,20 +34,13 @@ const JSON: &str = "application/json; charset=utf-8";
 /// The parameters of a GraphQL-over-HTTP request; others are ignored.
 const PARAMETERS: [&str; 4] = ["query", "variables", "operationName", "extensions"];
 
-#[derive(Clone)]
-pub struct GraphqlHttp {
-    pub schema: AppSchema,
-    pub state: AppState,
-}
-
-pub fn routes<S: Clone + Send + Sync + 'static>(graphql: GraphqlHttp) -> Router<S> {
+pub fn routes<S: Clone + Send + Sync + 'static>(exec: Executor) -> Router<S> {
     Router::new()
         .route(
             "/graphql",
             get(get_graphql).post(post_graphql).fallback(other_method),
         )
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(graphql)
+        .with_state(exec)
 }
 
 /// The media type a response is written in.
@@ -245,45 +232,98 @@ fn operation_from_json(value: serde_json::Value) -> Result<Operation, String> {
     })
 }
 
-/// A body that could not be read: over the limit (413), or broken.
-fn body_rejected(rejection: &BytesRejection, format: Format, request_id: &str) -> Response {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        let message = format!("the request body exceeds {MAX_BODY_BYTES} bytes (1 MiB)");
-        return respond_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format,
-            "LIMIT_EXCEEDED",
-            &message,
-            request_id,
-        );
-    }
-    tracing::debug!(error = %rejection.body_text(), request_id, "unreadable request body");
-    let status = if rejection.status().is_client_error() {
-        rejection.status()
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    respond_error(
-        status,
-        format,
-        "BAD_USER_INPUT",
-        "the request body could not be read",
-        request_id,
-    )
+/// Why a request body was not read.
+#[derive(Debug, PartialEq, Eq)]
+enum BodyProblem {
+    TooLarge,
+    TooSlow,
+    Broken,
 }
 
-async fn post_graphql(
-    State(g): State<GraphqlHttp>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+/// Read a body of at most [`MAX_BODY_BYTES`] within `timeout`.
+async fn read_body(
+    headers: &HeaderMap,
+    body: HttpBody,
+    timeout: std::time::Duration,
+) -> Result<Bytes, BodyProblem> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(BodyProblem::TooLarge);
+    }
+    let read = async {
+        let mut stream = body.into_data_stream();
+        let mut buffer = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| BodyProblem::Broken)?;
+            if buffer.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(BodyProblem::TooLarge);
+            }
+            buffer.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(buffer))
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or(Err(BodyProblem::TooSlow))
+}
+
+/// A body that could not be read: over the limit (413), too slow (408), or
+/// broken.
+fn body_rejected(problem: BodyProblem, format: Format, request_id: &str) -> Response {
+    let (status, code, message) = match problem {
+        BodyProblem::TooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "LIMIT_EXCEEDED",
+            format!("the request body exceeds {MAX_BODY_BYTES} bytes (1 MiB)"),
+        ),
+        BodyProblem::TooSlow => (
+            StatusCode::REQUEST_TIMEOUT,
+            "LIMIT_EXCEEDED",
+            "the request body was not received in time".to_owned(),
+        ),
+        BodyProblem::Broken => (
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            "the request body could not be read".to_owned(),
+        ),
+    };
+    let mut response = respond_error(status, format, code, &message, request_id);
+    if problem != BodyProblem::Broken {
+        // The rest of the body is not read: the connection cannot be reused.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// Too many operations from one subject: 429 with `Retry-After`.
+fn rate_limited(limited: RateLimited, format: Format, request_id: &str) -> Response {
+    let seconds = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    let mut response = respond_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        format,
+        "LIMIT_EXCEEDED",
+        &format!("too many requests; retry in {seconds} s"),
+        request_id,
+    );
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+async fn post_graphql(State(g): State<Executor>, headers: HeaderMap, body: HttpBody) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let Some(format) = negotiate(&headers) else {
         return not_acceptable(&request_id);
     };
-    let body = match body {
+    let body = match read_body(&headers, body, g.state.config.body_timeout).await {
         Ok(body) => body,
-        Err(rejection) => return body_rejected(&rejection, format, &request_id),
+        Err(problem) => return body_rejected(problem, format, &request_id),
     };
     if let Some(message) = content_type_problem(&headers) {
         return respond_error(
@@ -334,6 +374,9 @@ async fn post_graphql(
             Err(message) => return bad_request(&message),
         }
     }
+    if let Err(limited) = g.rate_check(&viewer.subject, parsed_ops.len()) {
+        return rate_limited(limited, format, &request_id);
+    }
     let mut outputs = Vec::with_capacity(parsed_ops.len());
     for op in parsed_ops {
         match execute(&g, &viewer, op, false, &request_id).await {
@@ -341,11 +384,11 @@ async fn post_graphql(
             Err(MutationOverGet) => return mutation_over_get(format, &request_id),
         }
     }
-    finish(outputs, batched, format, &request_id)
+    finish(outputs, batched, format, &request_id, g.max_response_bytes())
 }
 
 async fn get_graphql(
-    State(g): State<GraphqlHttp>,
+    State(g): State<Executor>,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
@@ -407,8 +450,17 @@ async fn get_graphql(
         variables,
         operation_name: params.remove("operationName"),
     };
+    if let Err(limited) = g.rate_check(&viewer.subject, 1) {
+        return rate_limited(limited, format, &request_id);
+    }
     match execute(&g, &viewer, op, true, &request_id).await {
-        Ok(executed) => finish(vec![executed], false, format, &request_id),
+        Ok(executed) => finish(
+            vec![executed],
+            false,
+            format,
+            &request_id,
+            g.max_response_bytes(),
+        ),
         Err(MutationOverGet) => mutation_over_get(format, &request_id),
     }
 }
@@ -495,156 +547,40 @@ struct Executed {
 struct MutationOverGet;
 
 async fn execute(
-    g: &GraphqlHttp,
+    g: &Executor,
     viewer: &Viewer,
     op: Operation,
     over_get: bool,
     request_id: &str,
 ) -> Result<Executed, MutationOverGet> {
-    let span = tracing::info_span!("graphql", request_id, subject = %viewer.subject);
-    let started = Instant::now();
-    let mut request = async_graphql::Request::new(op.query);
-    if let Some(vars) = op.variables {
-        request = request.variables(Variables::from_json(vars));
-    }
-    if let Some(name) = &op.operation_name {
-        request = request.operation_name(name.clone());
-    }
-    let document = match request.parsed_query() {
-        Ok(doc) => doc,
-        Err(err) => return Ok(request_error(err, "BAD_USER_INPUT")),
+    let admitted = match g.admit(op.query, op.variables, op.operation_name) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return Ok(request_error(refusal)),
     };
-    let operation = operation_type(document, op.operation_name.as_deref());
-    match operation {
+    match admitted.operation {
         Some(OperationType::Mutation) if over_get => return Err(MutationOverGet),
         Some(OperationType::Subscription) => {
             let message = "subscriptions are served over WebSocket at /graphql/ws";
-            return Ok(request_error(
-                ServerError::new(message, None),
-                "BAD_USER_INPUT",
-            ));
+            return Ok(request_error(Refusal::BadInput(message.into())));
         }
         // An ambiguous or unknown operation fails validation, harmlessly.
         _ => {}
     }
-    let fields = count_fields(document);
-    if fields > g.state.config.max_complexity {
-        let message = format!(
-            "the query selects {fields} fields; at most {} are allowed",
-            g.state.config.max_complexity
-        );
-        return Ok(request_error(
-            ServerError::new(message, None),
-            "LIMIT_EXCEEDED",
-        ));
-    }
-    let request = request
-        .data(viewer.clone())
-        .data(Loaders::new(&g.state, viewer));
-    let mut response = g.schema.execute(request).instrument(span).await;
-    if operation == Some(OperationType::Mutation) {
-        // Its events are committed: this instance's subscribers get them
-        // now rather than at the next poll (other instances: NOTIFY).
-        g.state.events.wake();
-    }
+    let response = g.execute(viewer, admitted, request_id).await;
     let request_error = response.data == Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
-    for error in &mut response.errors {
-        classify(error, request_id);
-    }
-    let kind = if request_error {
-        "rejected"
-    } else if response.errors.is_empty() {
-        "ok"
-    } else {
-        "error"
-    };
-    metrics::counter!("leadgraph_graphql_requests_total", "outcome" => kind).increment(1);
-    metrics::histogram!("leadgraph_graphql_request_seconds")
-        .record(started.elapsed().as_secs_f64());
     Ok(Executed {
         response,
         request_error,
     })
 }
 
-fn request_error(mut err: ServerError, code: &str) -> Executed {
-    err.extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
+fn request_error(refusal: Refusal) -> Executed {
     Executed {
-        response: async_graphql::Response::from_errors(vec![err]),
+        response: async_graphql::Response::from_errors(vec![refusal.into_error()]),
         request_error: true,
     }
-}
-
-/// Give every error a code: ours already have one; async-graphql's own are
-/// limits or bad input. Internal errors carry the request id.
-fn classify(error: &mut ServerError, request_id: &str) {
-    let ext = error.extensions.get_or_insert_with(Default::default);
-    match ext.get("code") {
-        Some(Value::String(code)) if code == "INTERNAL_SERVER_ERROR" => {
-            error.message = format!("internal error (request id {request_id})");
-            ext.set("requestId", request_id);
-        }
-        Some(_) => {}
-        None => {
-            let limit = ["too deep", "too complex", "too many", "limit"]
-                .iter()
-                .any(|needle| error.message.contains(needle));
-            ext.set(
-                "code",
-                if limit {
-                    "LIMIT_EXCEEDED"
-                } else {
-                    "BAD_USER_INPUT"
-                },
-            );
-        }
-    }
-}
-
-/// The type of the operation the request selects; `None` when the document
-/// and `operationName` do not select exactly one.
-pub(crate) fn operation_type(
-    document: &ExecutableDocument,
-    operation_name: Option<&str>,
-) -> Option<OperationType> {
-    match (&document.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
-        }
-        _ => None,
-    }
-}
-
-/// Every field selection in the document, `__typename` and aliases included
-/// (async-graphql's complexity limit skips `__typename`).
-pub(crate) fn count_fields(document: &ExecutableDocument) -> usize {
-    fn walk(set: &SelectionSet) -> usize {
-        set.items
-            .iter()
-            .map(|item| match &item.node {
-                Selection::Field(f) => 1 + walk(&f.node.selection_set.node),
-                Selection::InlineFragment(f) => walk(&f.node.selection_set.node),
-                Selection::FragmentSpread(_) => 1,
-            })
-            .sum()
-    }
-    let operations: usize = document
-        .operations
-        .iter()
-        .map(|(_, op)| walk(&op.node.selection_set.node))
-        .sum();
-    let fragments: usize = document
-        .fragments
-        .values()
-        .map(|f| walk(&f.node.selection_set.node))
-        .sum();
-    operations + fragments
 }
 
 #[derive(Serialize)]
@@ -655,7 +591,13 @@ struct Body<'a> {
     errors: &'a [ServerError],
 }
 
-fn finish(outputs: Vec<Executed>, batched: bool, format: Format, request_id: &str) -> Response {
+fn finish(
+    outputs: Vec<Executed>,
+    batched: bool,
+    format: Format,
+    request_id: &str,
+    max_bytes: usize,
+) -> Response {
     let any_request_error = outputs.iter().any(|o| o.request_error);
     let bodies: Vec<Body> = outputs
         .iter()
@@ -674,6 +616,21 @@ fn finish(outputs: Vec<Executed>, batched: bool, format: Format, request_id: &st
         StatusCode::OK
     };
     match bytes {
+        Ok(bytes) if bytes.len() > max_bytes => {
+            let error = super::execute::response_too_large(max_bytes);
+            let one = serde_json::json!({"errors": [error]});
+            let body = if batched {
+                serde_json::Value::Array(vec![one; outputs.len()])
+            } else {
+                one
+            };
+            respond(
+                StatusCode::OK,
+                format,
+                serde_json::to_vec(&body).unwrap_or_default(),
+                request_id,
+            )
+        }
         Ok(bytes) => respond(status, format, bytes, request_id),
         Err(err) => {
             tracing::error!(error = %err, request_id, "serializing a response failed");
@@ -688,21 +645,31 @@ fn finish(outputs: Vec<Executed>, batched: bool, format: Format, request_id: &st
     }
 }
 
-/// A resolver panic becomes a 500 with a code instead of a dropped connection.
-pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("a request handler panicked");
-    let body = serde_json::to_vec(&error_json("INTERNAL_SERVER_ERROR", "internal error"))
-        .unwrap_or_default();
-    let mut response = (StatusCode::INTERNAL_SERVER_ERROR, body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
-    response
+/// A panic outside an operation (operations catch their own) becomes a 500
+/// with a code and a request id instead of a dropped connection.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    tracing::error!(
+        request_id,
+        panic = super::execute::panic_message(&panic),
+        "a request handler panicked"
+    );
+    let body = serde_json::json!({"errors": [{
+        "message": format!("internal error (request id {request_id})"),
+        "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+    }]});
+    respond(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Format::Json,
+        serde_json::to_vec(&body).unwrap_or_default(),
+        &request_id,
+    )
 }
 
 #[cfg(test)]
 #[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
+    use super::super::execute::operation_type;
     use super::*;
     use axum::body::Body as HttpBody;
     use axum::http::{Method, Request};
@@ -866,7 +833,7 @@ mod tests {
             .expect("token");
         let schema = crate::app::schema(&state);
         Harness {
-            router: routes(GraphqlHttp { schema, state }),
+            router: routes(Executor::new(schema, state)),
             token,
             _dir: dir,
         }

@@ -1,6 +1,7 @@
 //! The GraphQL layer: schema construction (no database needed), merged roots,
 //! HTTP handler, scalars and global ids.
 
+pub mod execute;
 pub mod http;
 pub mod ids;
 pub mod pagination;

@@ -27,14 +27,15 @@
 //! cannot use a visitor's credentials, so cross-site WebSocket hijacking has
 //! nothing to hijack.
 
-use super::AppSchema;
-use crate::app::{AppState, Loaders};
+use super::execute::{Executor, classify, internal_error, panic_message};
+use crate::app::Loaders;
 use crate::auth::Viewer;
 use crate::error::AppError;
 use crate::events::bus::{Event, FollowError};
 use crate::events::fanout::{Rendered, ShareKey, SharedOperation, shared_operation};
 use crate::events::resolver::{One, Tap};
-use async_graphql::{Request, Response, ServerError, Value, Variables};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Request, Response, ServerError, Value};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -44,6 +45,7 @@ use futures::stream::{BoxStream, SelectAll, SplitSink};
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
@@ -55,12 +57,29 @@ const LEGACY_WS: &str = "graphql-ws";
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Operations running at once on one connection.
 const MAX_OPERATIONS: usize = 100;
+/// The largest client message, as for an HTTP body; a larger one closes the
+/// connection with 1009 (message too big).
+const MAX_MESSAGE_BYTES: usize = super::http::MAX_BODY_BYTES;
 
-#[derive(Clone)]
-pub struct GraphqlWs {
-    pub schema: AppSchema,
-    pub state: AppState,
+/// Counts an open connection in `leadgraph_ws_connections` for as long as
+/// it lives, however its task ends.
+struct Counted;
+
+impl Counted {
+    fn new() -> Self {
+        metrics::gauge!("leadgraph_ws_connections").increment(1.0);
+        Counted
+    }
 }
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        metrics::gauge!("leadgraph_ws_connections").decrement(1.0);
+    }
+}
+
+/// The WebSocket side of the one executor.
+type GraphqlWs = Executor;
 
 pub fn routes<S: Clone + Send + Sync + 'static>(ws: GraphqlWs) -> Router<S> {
     Router::new()
@@ -119,8 +138,8 @@ async fn upgrade(
         Some(LEGACY_WS) => Some(Protocol::Legacy),
         _ => None,
     };
-    ws.max_message_size(super::http::MAX_BODY_BYTES)
-        .max_frame_size(super::http::MAX_BODY_BYTES)
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
         // Thousands of idle subscribers: small buffers, grown on demand.
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
@@ -171,7 +190,7 @@ impl Connection {
     }
 
     async fn run(mut self, socket: WebSocket) {
-        metrics::gauge!("leadgraph_ws_connections").increment(1.0);
+        let _counted = Counted::new();
         let (mut sink, mut source) = socket.split();
         let stopped = self.g.state.events.stopped();
         tokio::pin!(stopped);
@@ -209,7 +228,10 @@ impl Connection {
                         Some(Ok(Message::Text(text))) => self.on_message(&mut sink, text.as_str()).await,
                         Some(Ok(Message::Binary(_))) => Step::Close(4400, "Binary messages are not supported"),
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Continue,
-                        Some(Ok(Message::Close(_)) | Err(_)) | None => Step::Gone,
+                        // The closing handshake: answer with a close frame.
+                        Some(Ok(Message::Close(_))) => Step::Close(1000, ""),
+                        Some(Err(err)) if too_big(&err) => Step::Close(1009, "Message too big"),
+                        Some(Err(_)) | None => Step::Gone,
                     };
                     match step {
                         Step::Continue => {}
@@ -222,7 +244,6 @@ impl Connection {
         if code != 0 {
             close(&mut sink, code, reason).await;
         }
-        metrics::gauge!("leadgraph_ws_connections").decrement(1.0);
     }
 
     async fn on_message(&mut self, sink: &mut Sink, text: &str) -> Step {
@@ -309,7 +330,7 @@ impl Connection {
                 Protocol::Legacy => Step::Close(4409, "An operation with this id is running"),
             };
         }
-        let Some(mut request) = payload.and_then(request_from) else {
+        let Some((query, variables, operation_name)) = payload.and_then(request_from) else {
             return Step::Close(4400, "Invalid message received");
         };
         let limit = |message: String| json!([{"message": message, "extensions": {"code": "LIMIT_EXCEEDED"}}]);
@@ -319,22 +340,63 @@ impl Connection {
             ));
             return send(sink, self.error_message(&id, error)).await;
         }
-        // As over HTTP: fields counted before anything runs (the complexity
-        // limit does not count `__typename`).
-        let max = self.g.state.config.max_complexity;
-        let operation_name = request.operation_name.clone();
-        let mut mutation = false;
-        if let Ok(document) = request.parsed_query() {
-            mutation = super::http::operation_type(document, operation_name.as_deref())
-                == Some(async_graphql::parser::types::OperationType::Mutation);
-            let fields = super::http::count_fields(document);
-            if fields > max {
-                let error = limit(format!(
-                    "the query selects {fields} fields; at most {max} are allowed"
-                ));
-                return send(sink, self.error_message(&id, error)).await;
-            }
+        if let Err(limited) = self.g.rate_check(&viewer.subject, 1) {
+            let seconds = limited.retry_after.as_secs_f64().ceil().max(1.0);
+            let error = limit(format!("too many requests; retry in {seconds} s"));
+            return send(sink, self.error_message(&id, error)).await;
         }
+        // The same checks as over HTTP, before anything runs.
+        let admitted = match self.g.admit(query, variables, operation_name) {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                let errors = json!([refusal.into_error()]);
+                return send(sink, self.error_message(&id, errors)).await;
+            }
+        };
+        let outcomes = if admitted.operation == Some(OperationType::Subscription) {
+            self.open_subscription(viewer, admitted.request)
+        } else {
+            // Queries and mutations run as over HTTP: bounded in time and
+            // concurrency, the bus woken after a mutation.
+            let g = self.g.clone();
+            futures::stream::once(async move {
+                let request_id = uuid::Uuid::new_v4().to_string();
+                let response = g.execute(&viewer, admitted, &request_id).await;
+                Outcome::Response(Box::new(response))
+            })
+            .boxed()
+        };
+        // A panic while the operation runs ends it with an internal error;
+        // the connection and its other operations go on.
+        let outcomes = AssertUnwindSafe(outcomes)
+            .catch_unwind()
+            .map(|item| match item {
+                Ok(outcome) => outcome,
+                Err(panic) => {
+                    tracing::error!(panic = panic_message(&panic), "a subscription panicked");
+                    Outcome::Response(Box::new(internal_error()))
+                }
+            });
+        let (cancel, cancelled) = oneshot::channel::<()>();
+        let tag = id.clone();
+        let stream = outcomes
+            .map(Some)
+            .chain(futures::stream::once(async { None }))
+            .take_until(cancelled)
+            .map(move |result| (tag.clone(), result))
+            .boxed();
+        self.operations.insert(id, cancel);
+        self.results.push(stream);
+        Step::Continue
+    }
+
+    /// Open a subscription; identical subscriptions share the rendering of
+    /// each event (`events::fanout`).
+    fn open_subscription(
+        &self,
+        viewer: Viewer,
+        mut request: Request,
+    ) -> BoxStream<'static, Outcome> {
         let shared = shared_operation(&mut request, viewer.role);
         let tap = shared.as_ref().map(|_| Tap::default());
         let mut request = request
@@ -343,18 +405,14 @@ impl Connection {
         if let Some(tap) = &tap {
             request = request.data(tap.clone());
         }
-        let bus = self.g.state.events.clone();
-        let opened = self.g.schema.execute_stream(request).map(move |response| {
-            if mutation {
-                // Committed: this instance's subscribers get its events
-                // now rather than at the next poll (as over HTTP).
-                bus.wake();
-            }
-            Outcome::Response(Box::new(response))
-        });
+        let opened = self
+            .g
+            .schema
+            .execute_stream(request)
+            .map(|response| Outcome::Response(Box::new(response)));
         // A shared subscription's stream is opened, then handed over: its
         // events follow the opening (which yields only errors, if any).
-        let outcomes = match (shared, tap) {
+        match (shared, tap) {
             (Some(operation), Some(tap)) => {
                 let subscriber = Arc::new(Subscriber {
                     g: self.g.clone(),
@@ -368,18 +426,7 @@ impl Connection {
                 opened.chain(events).boxed()
             }
             _ => opened.boxed(),
-        };
-        let (cancel, cancelled) = oneshot::channel::<()>();
-        let tag = id.clone();
-        let stream = outcomes
-            .map(Some)
-            .chain(futures::stream::once(async { None }))
-            .take_until(cancelled)
-            .map(move |result| (tag.clone(), result))
-            .boxed();
-        self.operations.insert(id, cancel);
-        self.results.push(stream);
-        Step::Continue
+        }
     }
 
     async fn on_result(&mut self, sink: &mut Sink, id: String, result: Option<Outcome>) -> Step {
@@ -399,6 +446,12 @@ impl Connection {
             Outcome::Response(response) => Arc::new(render(*response)),
             Outcome::Rendered(rendered) => rendered,
         };
+        let max = self.g.max_response_bytes();
+        if rendered.payload.len() > max {
+            self.operations.remove(&id);
+            let errors = json!([super::execute::response_too_large(max)]);
+            return send(sink, self.error_message(&id, errors)).await;
+        }
         if self.protocol == Protocol::Transport
             && let Some(errors) = &rendered.fatal
         {
@@ -438,28 +491,39 @@ fn authorization(payload: &serde_json::Value) -> Option<&str> {
         .and_then(|(_, value)| value.as_str())
 }
 
-/// A GraphQL request from a `subscribe`/`start` payload.
-fn request_from(payload: serde_json::Value) -> Option<Request> {
+/// The query, variables and operation name of a `subscribe`/`start` payload.
+type Payload = (String, Option<serde_json::Value>, Option<String>);
+
+fn request_from(payload: serde_json::Value) -> Option<Payload> {
     let serde_json::Value::Object(mut map) = payload else {
         return None;
     };
     let serde_json::Value::String(query) = map.remove("query")? else {
         return None;
     };
-    let mut request = Request::new(query);
-    match map.remove("variables") {
-        None | Some(serde_json::Value::Null) => {}
-        Some(variables @ serde_json::Value::Object(_)) => {
-            request = request.variables(Variables::from_json(variables));
+    let variables = match map.remove("variables") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(variables @ serde_json::Value::Object(_)) => Some(variables),
+        Some(_) => return None,
+    };
+    let operation_name = match map.remove("operationName") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(name)) => Some(name),
+        Some(_) => return None,
+    };
+    Some((query, variables, operation_name))
+}
+
+/// Whether a read failed because the client's message was over the limit.
+fn too_big(err: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = e.downcast_ref::<tungstenite::Error>() {
+            return true;
         }
-        Some(_) => return None,
+        source = e.source();
     }
-    match map.remove("operationName") {
-        None | Some(serde_json::Value::Null) => {}
-        Some(serde_json::Value::String(name)) => request = request.operation_name(name),
-        Some(_) => return None,
-    }
-    Some(request)
+    false
 }
 
 fn now_secs() -> i64 {
@@ -479,35 +543,6 @@ fn expiry(viewer: &Viewer) -> Instant {
         .unwrap_or_default();
     let exp = Duration::from_secs(u64::try_from(viewer.expires_at).unwrap_or(0));
     Instant::now() + exp.saturating_sub(now)
-}
-
-/// Error codes on every error, and no internal detail (DESIGN.md §8).
-fn classify(error: &mut ServerError, request_id: &str) {
-    let ext = error.extensions.get_or_insert_with(Default::default);
-    match ext.get("code") {
-        Some(Value::String(code)) if code == "INTERNAL_SERVER_ERROR" => {
-            // The interrupted-stream error says how to resume and holds no
-            // internals; any other internal error is masked.
-            if ext.get("resumeAfter").is_none() {
-                error.message = format!("internal error (request id {request_id})");
-            }
-            ext.set("requestId", request_id);
-        }
-        Some(_) => {}
-        None => {
-            let limit = ["too deep", "too complex", "too many", "limit"]
-                .iter()
-                .any(|needle| error.message.contains(needle));
-            ext.set(
-                "code",
-                if limit {
-                    "LIMIT_EXCEEDED"
-                } else {
-                    "BAD_USER_INPUT"
-                },
-            );
-        }
-    }
 }
 
 /// What an operation's stream yields.

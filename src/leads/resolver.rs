@@ -30,7 +30,9 @@ impl LeadQuery {
 
     /// Leads the viewer may see, filtered and ordered (default: newest first),
     /// in pages of at most 100.
-    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    #[graphql(
+        complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1 + filter.as_ref().and_then(|f| f.search.as_ref()).map_or(0, |_| crate::graphql::execute::AGGREGATE_COST)"
+    )]
     async fn leads(
         &self,
         ctx: &Context<'_>,

@@ -86,15 +86,11 @@ impl TestApp {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let router = app::router(state.clone());
+        let header_timeout = state.config.header_timeout;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-                .ok();
-        });
+        tokio::spawn(app::serve_on(listener, router, header_timeout, async {
+            let _ = rx.await;
+        }));
         TestApp {
             addr,
             url: format!("http://{addr}/graphql"),
