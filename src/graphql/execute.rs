@@ -203,26 +203,21 @@ impl Executor {
             .data(viewer.clone())
             .data(Loaders::new(&self.state, viewer));
         let run = async {
+            // The semaphore is never closed, so a permit always comes.
             let _permit = if admitted.heavy {
-                match self.heavy.clone().acquire_owned().await {
-                    Ok(permit) => Some(permit),
-                    Err(_) => None,
-                }
+                self.heavy.clone().acquire_owned().await.ok()
             } else {
                 None
             };
             self.schema.execute(request).await
         };
-        let outcome = tokio::time::timeout(timeout, AssertUnwindSafe(run).catch_unwind())
-            .instrument(span)
-            .await;
-        let mut response = match outcome {
-            Ok(Ok(response)) => response,
-            Ok(Err(panic)) => {
-                tracing::error!(request_id, panic = panic_message(&panic), "an operation panicked");
+        let mut response = match guarded(timeout, run).instrument(span).await {
+            Ok(response) => response,
+            Err(Stopped::Panicked(message)) => {
+                tracing::error!(request_id, panic = message, "an operation panicked");
                 internal_error()
             }
-            Err(_) => Response::from_errors(vec![
+            Err(Stopped::TimedOut) => Response::from_errors(vec![
                 Refusal::Limit(format!(
                     "the operation took longer than {} and was stopped",
                     humantime::format_duration(timeout)
@@ -255,6 +250,26 @@ impl Executor {
     /// The largest response body allowed, in bytes.
     pub fn max_response_bytes(&self) -> usize {
         self.state.config.max_response_bytes
+    }
+}
+
+/// Why an operation did not finish.
+#[derive(Debug, PartialEq, Eq)]
+enum Stopped {
+    Panicked(String),
+    TimedOut,
+}
+
+/// Run `operation` for at most `timeout`, catching a panic: the task, the
+/// connection and the other operations of a batch or socket go on.
+async fn guarded<T>(
+    timeout: Duration,
+    operation: impl std::future::Future<Output = T>,
+) -> Result<T, Stopped> {
+    match tokio::time::timeout(timeout, AssertUnwindSafe(operation).catch_unwind()).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(panic)) => Err(Stopped::Panicked(panic_message(&panic).to_owned())),
+        Err(_) => Err(Stopped::TimedOut),
     }
 }
 
@@ -537,10 +552,17 @@ mod tests {
         assert!(nesting_exceeds("{ a { b { c } } }", 2));
         assert!(!nesting_exceeds(r#"{ a(x: "[[[[[[") }"#, 3));
         assert!(!nesting_exceeds(r#"{ a(x: "\"[[[[[[") }"#, 3));
-        assert!(!nesting_exceeds("{ a(x: \"\"\"[[[[\\\"\"\"[[[[\"\"\") }", 3));
+        assert!(!nesting_exceeds(
+            "{ a(x: \"\"\"[[[[\\\"\"\"[[[[\"\"\") }",
+            3
+        ));
         assert!(!nesting_exceeds("# [[[[[[[[\n{ a }", 2));
         assert!(nesting_exceeds("\"unterminated\n[[[[", 3));
-        let deep = format!("{{ __typename @include(if: {}true{}) }}", "[".repeat(1500), "]".repeat(1500));
+        let deep = format!(
+            "{{ __typename @include(if: {}true{}) }}",
+            "[".repeat(1500),
+            "]".repeat(1500)
+        );
         assert!(nesting_exceeds(&deep, MAX_NESTING));
         let object = format!("{{ a(x: {}1{}) }}", "{a:".repeat(1500), "}".repeat(1500));
         assert!(nesting_exceeds(&object, MAX_NESTING));
@@ -555,7 +577,11 @@ mod tests {
         // Fragments that spread each other double at each level.
         let mut q = String::from("{ ...F0 }");
         for i in 0..40 {
-            q.push_str(&format!(" fragment F{i} on Query {{ ...F{} ...F{} }}", i + 1, i + 1));
+            q.push_str(&format!(
+                " fragment F{i} on Query {{ ...F{} ...F{} }}",
+                i + 1,
+                i + 1
+            ));
         }
         q.push_str(" fragment F40 on Query { __typename }");
         assert_eq!(count_fields(&doc(&q), None), 1 << 40);
@@ -569,13 +595,20 @@ mod tests {
     #[test]
     fn aggregate_fields_are_found_behind_fragments_and_aliases() {
         let aggregates = |q: &str| cost(&doc(q), None).aggregates;
-        assert_eq!(aggregates("{ funnel(period: {from: 1, to: 2}) { from } }"), 1);
         assert_eq!(
-            aggregates("{ ...F ...F } fragment F on Query { a: leads { totalCount } b: funnel { from } }"),
+            aggregates("{ funnel(period: {from: 1, to: 2}) { from } }"),
+            1
+        );
+        assert_eq!(
+            aggregates(
+                "{ ...F ...F } fragment F on Query { a: leads { totalCount } b: funnel { from } }"
+            ),
             4
         );
         assert_eq!(aggregates("{ leads { edges { node { id } } } }"), 0);
-        let aliased: String = (0..200).map(|i| format!(" f{i}: funnel {{ from }}")).collect();
+        let aliased: String = (0..200)
+            .map(|i| format!(" f{i}: funnel {{ from }}"))
+            .collect();
         let c = cost(&doc(&format!("{{{aliased} }}")), None);
         assert_eq!(c.aggregates, 200);
         assert_eq!(c.total(), 200 * 2 + 200 * AGGREGATE_COST);
@@ -596,8 +629,31 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_panic_or_a_timeout_stops_only_the_operation() {
+        let second = Duration::from_secs(1);
+        assert_eq!(guarded(second, async { 7 }).await, Ok(7));
+        let panicked = guarded(second, async { panic!("overflow in a resolver") }).await;
+        assert_eq!(
+            panicked,
+            Err::<(), _>(Stopped::Panicked("overflow in a resolver".into()))
+        );
+        let slow = guarded(Duration::from_millis(10), std::future::pending::<()>()).await;
+        assert_eq!(slow, Err(Stopped::TimedOut));
+        // The masked response a client gets for a panic.
+        let mut response = internal_error();
+        classify(&mut response.errors[0], "req-1");
+        let ext = response.errors[0].extensions.clone().unwrap();
+        assert_eq!(ext.get("code"), Some(&Value::from("INTERNAL_SERVER_ERROR")));
+        assert_eq!(ext.get("requestId"), Some(&Value::from("req-1")));
+        assert_eq!(
+            response.errors[0].message,
+            "internal error (request id req-1)"
+        );
+    }
+
     proptest! {
-        /// The scan never panics, and no document it passes nests deeper.
+        /// The scan never panics on any mix of brackets, quotes and comments.
         #[test]
         fn nesting_scan_is_total(s in "[\\[\\]{}()\"#\\\\a \n]{0,200}") {
             let _ = nesting_exceeds(&s, 4);

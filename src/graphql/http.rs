@@ -384,7 +384,13 @@ async fn post_graphql(State(g): State<Executor>, headers: HeaderMap, body: HttpB
             Err(MutationOverGet) => return mutation_over_get(format, &request_id),
         }
     }
-    finish(outputs, batched, format, &request_id, g.max_response_bytes())
+    finish(
+        outputs,
+        batched,
+        format,
+        &request_id,
+        g.max_response_bytes(),
+    )
 }
 
 async fn get_graphql(

@@ -228,8 +228,12 @@ impl Connection {
                         Some(Ok(Message::Text(text))) => self.on_message(&mut sink, text.as_str()).await,
                         Some(Ok(Message::Binary(_))) => Step::Close(4400, "Binary messages are not supported"),
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Continue,
-                        // The closing handshake: answer with a close frame.
-                        Some(Ok(Message::Close(_))) => Step::Close(1000, ""),
+                        // The closing handshake: the socket has queued the
+                        // answering close frame; flushing sends it.
+                        Some(Ok(Message::Close(_))) => {
+                            let _ = tokio::time::timeout(SEND_TIMEOUT, sink.flush()).await;
+                            Step::Gone
+                        }
                         Some(Err(err)) if too_big(&err) => Step::Close(1009, "Message too big"),
                         Some(Err(_)) | None => Step::Gone,
                     };

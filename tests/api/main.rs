@@ -7,6 +7,7 @@
     reason = "test code: a failed expectation is a failed test"
 )]
 
+mod abuse;
 mod access;
 mod campaigns;
 mod helpers;
@@ -15,6 +16,7 @@ mod interactions;
 mod kpis;
 mod leads;
 mod lifecycle;
+mod limits;
 mod merge;
 mod personas;
 mod schema;

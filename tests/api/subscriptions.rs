@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-const TRANSPORT: &str = "graphql-transport-ws";
+pub const TRANSPORT: &str = "graphql-transport-ws";
 const LEGACY: &str = "graphql-ws";
 /// How long any single expected message may take.
 const WAIT: Duration = Duration::from_secs(10);
@@ -23,14 +23,14 @@ const CHANGED: &str = "subscription($after: String, $to: [LeadStage!]) { leadSta
 const QUALIFY: &str = "mutation($id: ID!) { qualifyLead(id: $id, input: {budget: true, need: true, authority: true}) { stage } }";
 
 #[derive(Debug)]
-enum Incoming {
+pub enum Incoming {
     Json(Value),
     Closed(Option<u16>, String),
 }
 
 /// A raw WebSocket client, so every message and close code is visible.
-struct Ws {
-    stream: tokio_tungstenite::WebSocketStream<
+pub struct Ws {
+    pub stream: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
     /// Messages that arrived while waiting for a pong.
@@ -38,7 +38,7 @@ struct Ws {
 }
 
 impl Ws {
-    async fn open(
+    pub async fn open(
         app: &TestApp,
         protocol: Option<&str>,
         origin: Option<&str>,
@@ -65,13 +65,13 @@ impl Ws {
     }
 
     /// Connected and acknowledged with `token`.
-    async fn connect(app: &TestApp, token: &str) -> Ws {
+    pub async fn connect(app: &TestApp, token: &str) -> Ws {
         let mut ws = Ws::open(app, Some(TRANSPORT), None).await.expect("connect");
         ws.init(token).await;
         ws
     }
 
-    async fn init(&mut self, token: &str) {
+    pub async fn init(&mut self, token: &str) {
         self.send(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}))
             .await;
         match self.recv().await {
@@ -80,7 +80,7 @@ impl Ws {
         }
     }
 
-    async fn send(&mut self, message: Value) {
+    pub async fn send(&mut self, message: Value) {
         self.stream
             .send(Message::text(message.to_string()))
             .await
@@ -88,7 +88,7 @@ impl Ws {
     }
 
     /// The next message or the close, failing the test after [`WAIT`].
-    async fn recv(&mut self) -> Incoming {
+    pub async fn recv(&mut self) -> Incoming {
         if let Some(message) = self.early.pop_front() {
             return Incoming::Json(message);
         }
@@ -118,7 +118,7 @@ impl Ws {
     /// Subscribe, then wait for a ping's pong: the server handles messages
     /// in order and starts the subscription before it reads the ping, so
     /// the subscription is live when this returns.
-    async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         self.send(json!({"type": "subscribe", "id": id, "payload": {"query": query, "variables": variables}}))
             .await;
         self.send(json!({"type": "ping"})).await;
