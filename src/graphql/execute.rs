@@ -4,7 +4,7 @@
 //! concurrency, a panic turned into a coded error), and how every error gets
 //! its `extensions.code`.
 //!
-//! The limits, in the order they apply (docs/security.md):
+//! The limits, in the order they apply (docs/errors.md#limits):
 //! 1. bracket nesting of the document, scanned before parsing
 //!    ([`MAX_NESTING`]): async-graphql's parser recurses on nested values
 //!    without a bound, so a 4 KB document could overflow the stack;
