@@ -10,30 +10,33 @@
 //! Conformance is checked in CI by the `graphql-http` server audits
 //! (`.ci/audit.sh`).
 
-use super::execute::{Executor, RateLimited, Refusal};
-use crate::app::AppState;
+mod negotiate;
+mod request;
+mod response;
+
+pub use request::bearer;
+pub use response::panic_response;
+
 use crate::auth::Viewer;
-use crate::error::AppError;
+use crate::graphql::execute::{Executor, Refusal};
+use async_graphql::Value;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{ServerError, Value};
 use axum::{
     Router,
-    body::{Body as HttpBody, Bytes},
+    body::Body as HttpBody,
     extract::{Query, State, rejection::QueryRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
-use futures::StreamExt;
-use serde::Serialize;
-use std::collections::HashMap;
+use negotiate::{Format, content_type_problem, negotiate, wants_html};
+use request::{Operation, authenticate, get_parameters, operation_from_json, read_body};
+use response::{
+    Executed, auth_failure, body_rejected, finish, mutation_over_get, not_acceptable, rate_limited,
+    respond_error,
+};
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
-const JSON: &str = "application/json; charset=utf-8";
-/// The parameters of a GraphQL-over-HTTP request; others are ignored.
-const PARAMETERS: [&str; 4] = ["query", "variables", "operationName", "extensions"];
-
 pub fn routes<S: Clone + Send + Sync + 'static>(exec: Executor) -> Router<S> {
     Router::new()
         .route(
@@ -41,279 +44,6 @@ pub fn routes<S: Clone + Send + Sync + 'static>(exec: Executor) -> Router<S> {
             get(get_graphql).post(post_graphql).fallback(other_method),
         )
         .with_state(exec)
-}
-
-/// The media type a response is written in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
-    /// `application/graphql-response+json`: request errors get 4xx.
-    GraphqlResponse,
-    /// `application/json`: every GraphQL response is 200.
-    Json,
-}
-
-impl Format {
-    fn content_type(self) -> &'static str {
-        match self {
-            Format::GraphqlResponse => GRAPHQL_RESPONSE_JSON,
-            Format::Json => JSON,
-        }
-    }
-}
-
-/// Pick the response media type from `Accept` (every `Accept` header, a
-/// missing or empty one meaning `application/json`); `None` → 406.
-fn negotiate(headers: &HeaderMap) -> Option<Format> {
-    let accept = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(",");
-    if accept.trim().is_empty() {
-        return Some(Format::Json);
-    }
-    let mut best: Option<(f32, Format)> = None;
-    for part in accept.split(',') {
-        let mut pieces = part.split(';');
-        let media = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = pieces
-            .filter_map(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-            })
-            .next()
-            .unwrap_or(1.0);
-        let format = match media.as_str() {
-            "application/graphql-response+json" => Format::GraphqlResponse,
-            "application/json" | "application/*" | "*/*" => Format::Json,
-            _ => continue,
-        };
-        if q > 0.0
-            && best.is_none_or(|(bq, bf)| {
-                q > bq || (q == bq && bf == Format::Json && format == Format::GraphqlResponse)
-            })
-        {
-            best = Some((q, format));
-        }
-    }
-    best.map(|(_, f)| f)
-}
-
-fn wants_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"))
-}
-
-/// Why a POST body's `Content-Type` is refused (415), if it is.
-fn content_type_problem(headers: &HeaderMap) -> Option<&'static str> {
-    let not_json = "POST requests must have Content-Type: application/json";
-    let Some(media) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<mime::Mime>().ok())
-    else {
-        return Some(not_json);
-    };
-    if media.type_() != mime::APPLICATION || media.subtype() != mime::JSON {
-        return Some(not_json);
-    }
-    // The body is read as UTF-8 (the spec's default); another declared
-    // charset would be misread.
-    match media.get_param(mime::CHARSET) {
-        Some(charset) if !charset.as_str().eq_ignore_ascii_case("utf-8") => {
-            Some("the request body must be UTF-8 (Content-Type: application/json; charset=utf-8)")
-        }
-        _ => None,
-    }
-}
-
-/// The GraphQL parameters of a GET query string; a parameter given twice is
-/// ambiguous and refused.
-fn get_parameters(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>, String> {
-    let mut params = HashMap::new();
-    for (key, value) in pairs {
-        if !PARAMETERS.contains(&key.as_str()) {
-            continue;
-        }
-        if params.contains_key(&key) {
-            return Err(format!("`{key}` is given more than once"));
-        }
-        params.insert(key, value);
-    }
-    Ok(params)
-}
-
-fn error_json(code: &str, message: &str) -> serde_json::Value {
-    serde_json::json!({"errors": [{"message": message, "extensions": {"code": code}}]})
-}
-
-fn respond(status: StatusCode, format: Format, body: Vec<u8>, request_id: &str) -> Response {
-    let mut response = (status, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
-    );
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert("x-request-id", value);
-    }
-    response
-}
-
-fn respond_error(
-    status: StatusCode,
-    format: Format,
-    code: &str,
-    message: &str,
-    request_id: &str,
-) -> Response {
-    let body = serde_json::to_vec(&error_json(code, message)).unwrap_or_default();
-    respond(status, format, body, request_id)
-}
-
-/// Authenticate the request: a valid bearer token, its user created on first sight.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, AppError> {
-    let raw = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| AppError::Unauthenticated("missing Authorization: Bearer token".into()))?;
-    let raw = raw
-        .to_str()
-        .map_err(|_| AppError::Unauthenticated("malformed Authorization header".into()))?;
-    let token = bearer(raw).ok_or_else(|| {
-        AppError::Unauthenticated("Authorization must be `Bearer <token>`".into())
-    })?;
-    crate::users::service::viewer_for_token(state, token).await
-}
-
-/// The token of a `Bearer …` value, scheme in any letter case.
-pub fn bearer(value: &str) -> Option<&str> {
-    let (scheme, token) = value.trim().split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
-}
-
-/// One operation of a request, as the client sent it.
-struct Operation {
-    query: String,
-    variables: Option<serde_json::Value>,
-    operation_name: Option<String>,
-}
-
-fn operation_from_json(value: serde_json::Value) -> Result<Operation, String> {
-    let serde_json::Value::Object(mut map) = value else {
-        return Err("the request body must be a JSON object".into());
-    };
-    let query = match map.remove("query") {
-        Some(serde_json::Value::String(q)) => q,
-        Some(_) => return Err("`query` must be a string".into()),
-        None => return Err("`query` is required".into()),
-    };
-    let variables = match map.remove("variables") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(v @ serde_json::Value::Object(_)) => Some(v),
-        Some(_) => return Err("`variables` must be an object".into()),
-    };
-    let operation_name = match map.remove("operationName") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(s),
-        Some(_) => return Err("`operationName` must be a string".into()),
-    };
-    match map.remove("extensions") {
-        None | Some(serde_json::Value::Null) | Some(serde_json::Value::Object(_)) => {}
-        Some(_) => return Err("`extensions` must be an object".into()),
-    }
-    Ok(Operation {
-        query,
-        variables,
-        operation_name,
-    })
-}
-
-/// Why a request body was not read.
-#[derive(Debug, PartialEq, Eq)]
-enum BodyProblem {
-    TooLarge,
-    TooSlow,
-    Broken,
-}
-
-/// Read a body of at most [`MAX_BODY_BYTES`] within `timeout`.
-async fn read_body(
-    headers: &HeaderMap,
-    body: HttpBody,
-    timeout: std::time::Duration,
-) -> Result<Bytes, BodyProblem> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(BodyProblem::TooLarge);
-    }
-    let read = async {
-        let mut stream = body.into_data_stream();
-        let mut buffer = Vec::with_capacity(declared.map_or(0, |n| n as usize));
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|_| BodyProblem::Broken)?;
-            if buffer.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(BodyProblem::TooLarge);
-            }
-            buffer.extend_from_slice(&chunk);
-        }
-        Ok(Bytes::from(buffer))
-    };
-    tokio::time::timeout(timeout, read)
-        .await
-        .unwrap_or(Err(BodyProblem::TooSlow))
-}
-
-/// A body that could not be read: over the limit (413), too slow (408), or
-/// broken.
-fn body_rejected(problem: BodyProblem, format: Format, request_id: &str) -> Response {
-    let (status, code, message) = match problem {
-        BodyProblem::TooLarge => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "LIMIT_EXCEEDED",
-            format!("the request body exceeds {MAX_BODY_BYTES} bytes (1 MiB)"),
-        ),
-        BodyProblem::TooSlow => (
-            StatusCode::REQUEST_TIMEOUT,
-            "LIMIT_EXCEEDED",
-            "the request body was not received in time".to_owned(),
-        ),
-        BodyProblem::Broken => (
-            StatusCode::BAD_REQUEST,
-            "BAD_USER_INPUT",
-            "the request body could not be read".to_owned(),
-        ),
-    };
-    let mut response = respond_error(status, format, code, &message, request_id);
-    if problem != BodyProblem::Broken {
-        // The rest of the body is not read: the connection cannot be reused.
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
-}
-
-/// Too many operations from one subject: 429 with `Retry-After`.
-fn rate_limited(limited: RateLimited, format: Format, request_id: &str) -> Response {
-    let seconds = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
-    let mut response = respond_error(
-        StatusCode::TOO_MANY_REQUESTS,
-        format,
-        "LIMIT_EXCEEDED",
-        &format!("too many requests; retry in {seconds} s"),
-        request_id,
-    );
-    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
 }
 
 async fn post_graphql(State(g): State<Executor>, headers: HeaderMap, body: HttpBody) -> Response {
@@ -487,68 +217,6 @@ async fn other_method() -> Response {
     response
 }
 
-fn not_acceptable(request_id: &str) -> Response {
-    respond_error(
-        StatusCode::NOT_ACCEPTABLE,
-        Format::Json,
-        "BAD_USER_INPUT",
-        "unsupported Accept header: use application/graphql-response+json or application/json",
-        request_id,
-    )
-}
-
-fn mutation_over_get(format: Format, request_id: &str) -> Response {
-    let mut response = respond_error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format,
-        "BAD_USER_INPUT",
-        "only queries may be sent with GET; use POST",
-        request_id,
-    );
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("POST"));
-    response
-}
-
-fn auth_failure(err: AppError, format: Format, request_id: &str) -> Response {
-    match err {
-        AppError::Unauthenticated(message) => {
-            tracing::debug!(%message, "unauthenticated request");
-            let mut response = respond_error(
-                StatusCode::UNAUTHORIZED,
-                format,
-                "UNAUTHENTICATED",
-                "a valid bearer token is required",
-                request_id,
-            );
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            response
-        }
-        other => {
-            let _span = tracing::error_span!("graphql", request_id).entered();
-            tracing::error!(error = %other, "authentication failed");
-            respond_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format,
-                "INTERNAL_SERVER_ERROR",
-                &format!("internal error (request id {request_id})"),
-                request_id,
-            )
-        }
-    }
-}
-
-/// One operation, executed or refused before execution.
-struct Executed {
-    response: async_graphql::Response,
-    /// A request error (never executed): no `data`, and 4xx with
-    /// `application/graphql-response+json`.
-    request_error: bool,
-}
-
 /// A mutation sent with GET: 405.
 struct MutationOverGet;
 
@@ -589,93 +257,11 @@ fn request_error(refusal: Refusal) -> Executed {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<&'a Value>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    errors: &'a [ServerError],
-}
-
-fn finish(
-    outputs: Vec<Executed>,
-    batched: bool,
-    format: Format,
-    request_id: &str,
-    max_bytes: usize,
-) -> Response {
-    let any_request_error = outputs.iter().any(|o| o.request_error);
-    let bodies: Vec<Body> = outputs
-        .iter()
-        .map(|o| Body {
-            data: (!o.request_error).then_some(&o.response.data),
-            errors: &o.response.errors,
-        })
-        .collect();
-    let bytes = match (batched, bodies.as_slice()) {
-        (false, [single]) => serde_json::to_vec(single),
-        _ => serde_json::to_vec(&bodies),
-    };
-    let status = if format == Format::GraphqlResponse && any_request_error && !batched {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    match bytes {
-        Ok(bytes) if bytes.len() > max_bytes => {
-            let error = super::execute::response_too_large(max_bytes);
-            let one = serde_json::json!({"errors": [error]});
-            let body = if batched {
-                serde_json::Value::Array(vec![one; outputs.len()])
-            } else {
-                one
-            };
-            respond(
-                StatusCode::OK,
-                format,
-                serde_json::to_vec(&body).unwrap_or_default(),
-                request_id,
-            )
-        }
-        Ok(bytes) => respond(status, format, bytes, request_id),
-        Err(err) => {
-            tracing::error!(error = %err, request_id, "serializing a response failed");
-            respond_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format,
-                "INTERNAL_SERVER_ERROR",
-                "internal error",
-                request_id,
-            )
-        }
-    }
-}
-
-/// A panic outside an operation (operations catch their own) becomes a 500
-/// with a code and a request id instead of a dropped connection.
-pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    tracing::error!(
-        request_id,
-        panic = super::execute::panic_message(&panic),
-        "a request handler panicked"
-    );
-    let body = serde_json::json!({"errors": [{
-        "message": format!("internal error (request id {request_id})"),
-        "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-    }]});
-    respond(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Format::Json,
-        serde_json::to_vec(&body).unwrap_or_default(),
-        &request_id,
-    )
-}
-
 #[cfg(test)]
 #[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
     use super::super::execute::operation_type;
+    use super::request::PARAMETERS;
     use super::*;
     use axum::body::Body as HttpBody;
     use axum::http::{Method, Request};

@@ -1,0 +1,238 @@
+//! Writing GraphQL-over-HTTP responses: bodies, status codes and headers,
+//! every error with `extensions.code`.
+
+use super::MAX_BODY_BYTES;
+use super::negotiate::Format;
+use super::request::BodyProblem;
+use crate::error::AppError;
+use crate::graphql::execute::RateLimited;
+use async_graphql::{ServerError, Value};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// One operation, executed or refused before execution.
+pub(super) struct Executed {
+    pub(super) response: async_graphql::Response,
+    /// A request error (never executed): no `data`, and 4xx with
+    /// `application/graphql-response+json`.
+    pub(super) request_error: bool,
+}
+
+pub(super) const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
+pub(super) const JSON: &str = "application/json; charset=utf-8";
+pub(super) fn error_json(code: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({"errors": [{"message": message, "extensions": {"code": code}}]})
+}
+
+pub(super) fn respond(
+    status: StatusCode,
+    format: Format,
+    body: Vec<u8>,
+    request_id: &str,
+) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert("x-request-id", value);
+    }
+    response
+}
+
+pub(super) fn respond_error(
+    status: StatusCode,
+    format: Format,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> Response {
+    let body = serde_json::to_vec(&error_json(code, message)).unwrap_or_default();
+    respond(status, format, body, request_id)
+}
+
+/// A body that could not be read: over the limit (413), too slow (408), or
+/// broken.
+pub(super) fn body_rejected(problem: BodyProblem, format: Format, request_id: &str) -> Response {
+    let (status, code, message) = match problem {
+        BodyProblem::TooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "LIMIT_EXCEEDED",
+            format!("the request body exceeds {MAX_BODY_BYTES} bytes (1 MiB)"),
+        ),
+        BodyProblem::TooSlow => (
+            StatusCode::REQUEST_TIMEOUT,
+            "LIMIT_EXCEEDED",
+            "the request body was not received in time".to_owned(),
+        ),
+        BodyProblem::Broken => (
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            "the request body could not be read".to_owned(),
+        ),
+    };
+    let mut response = respond_error(status, format, code, &message, request_id);
+    if problem != BodyProblem::Broken {
+        // The rest of the body is not read: the connection cannot be reused.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// Too many operations from one subject: 429 with `Retry-After`.
+pub(super) fn rate_limited(limited: RateLimited, format: Format, request_id: &str) -> Response {
+    let seconds = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    let mut response = respond_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        format,
+        "LIMIT_EXCEEDED",
+        &format!("too many requests; retry in {seconds} s"),
+        request_id,
+    );
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+pub(super) fn not_acceptable(request_id: &str) -> Response {
+    respond_error(
+        StatusCode::NOT_ACCEPTABLE,
+        Format::Json,
+        "BAD_USER_INPUT",
+        "unsupported Accept header: use application/graphql-response+json or application/json",
+        request_id,
+    )
+}
+
+pub(super) fn mutation_over_get(format: Format, request_id: &str) -> Response {
+    let mut response = respond_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format,
+        "BAD_USER_INPUT",
+        "only queries may be sent with GET; use POST",
+        request_id,
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+pub(super) fn auth_failure(err: AppError, format: Format, request_id: &str) -> Response {
+    match err {
+        AppError::Unauthenticated(message) => {
+            tracing::debug!(%message, "unauthenticated request");
+            let mut response = respond_error(
+                StatusCode::UNAUTHORIZED,
+                format,
+                "UNAUTHENTICATED",
+                "a valid bearer token is required",
+                request_id,
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+        other => {
+            let _span = tracing::error_span!("graphql", request_id).entered();
+            tracing::error!(error = %other, "authentication failed");
+            respond_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format,
+                "INTERNAL_SERVER_ERROR",
+                &format!("internal error (request id {request_id})"),
+                request_id,
+            )
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(super) struct Body<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [ServerError],
+}
+
+pub(super) fn finish(
+    outputs: Vec<Executed>,
+    batched: bool,
+    format: Format,
+    request_id: &str,
+    max_bytes: usize,
+) -> Response {
+    let any_request_error = outputs.iter().any(|o| o.request_error);
+    let bodies: Vec<Body> = outputs
+        .iter()
+        .map(|o| Body {
+            data: (!o.request_error).then_some(&o.response.data),
+            errors: &o.response.errors,
+        })
+        .collect();
+    let bytes = match (batched, bodies.as_slice()) {
+        (false, [single]) => serde_json::to_vec(single),
+        _ => serde_json::to_vec(&bodies),
+    };
+    let status = if format == Format::GraphqlResponse && any_request_error && !batched {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    match bytes {
+        Ok(bytes) if bytes.len() > max_bytes => {
+            let error = crate::graphql::execute::response_too_large(max_bytes);
+            let one = serde_json::json!({"errors": [error]});
+            let body = if batched {
+                serde_json::Value::Array(vec![one; outputs.len()])
+            } else {
+                one
+            };
+            respond(
+                StatusCode::OK,
+                format,
+                serde_json::to_vec(&body).unwrap_or_default(),
+                request_id,
+            )
+        }
+        Ok(bytes) => respond(status, format, bytes, request_id),
+        Err(err) => {
+            tracing::error!(error = %err, request_id, "serializing a response failed");
+            respond_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format,
+                "INTERNAL_SERVER_ERROR",
+                "internal error",
+                request_id,
+            )
+        }
+    }
+}
+
+/// A panic outside an operation (operations catch their own) becomes a 500
+/// with a code and a request id instead of a dropped connection.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    tracing::error!(
+        request_id,
+        panic = crate::graphql::execute::panic_message(&panic),
+        "a request handler panicked"
+    );
+    let body = serde_json::json!({"errors": [{
+        "message": format!("internal error (request id {request_id})"),
+        "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+    }]});
+    respond(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Format::Json,
+        serde_json::to_vec(&body).unwrap_or_default(),
+        &request_id,
+    )
+}
