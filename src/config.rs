@@ -1,52 +1,8 @@
 //! Configuration: every setting is an environment variable and a flag,
-//! parsed once in `main` and carried in `AppState`.
+//! parsed once in `main` (see `cli`) and carried in `AppState`.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "leadgraph",
-    version,
-    about = "GraphQL API for the B2B lead funnel"
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub config: Config,
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Serve the GraphQL API (the default).
-    Serve,
-    /// Apply pending database migrations and exit.
-    Migrate,
-    /// Mint a signed HS256 token for a subject and role.
-    Token(TokenArgs),
-    /// Print the GraphQL schema (SDL, sorted).
-    Schema,
-    /// Write the deterministic reference data set (DESIGN.md §9).
-    Seed(crate::seed::SeedArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct TokenArgs {
-    /// ADMIN, MARKETING, SALES or INGEST.
-    #[arg(long)]
-    pub role: String,
-    /// The subject (`sub` claim), e.g. an email address.
-    #[arg(long)]
-    pub sub: String,
-    /// Lifetime, e.g. `24h`, `30m`, `7d`.
-    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
-    pub ttl: Duration,
-    #[arg(long)]
-    pub name: Option<String>,
-    #[arg(long)]
-    pub email: Option<String>,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {

@@ -1,9 +1,11 @@
 //! leadgraph: a GraphQL API backend that follows every B2B lead from its
-//! first signal to a sale. See `README.md` and `../shared/DESIGN.md`.
+//! first signal to a sale. See `README.md` and the design in `docs/`
+//! (`docs/architecture.md` first).
 
 pub mod app;
 pub mod auth;
 pub mod campaigns;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod events;

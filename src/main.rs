@@ -1,5 +1,5 @@
 use clap::Parser;
-use leadgraph::config::{Cli, Command};
+use leadgraph::cli::{Cli, Command};
 use std::process::ExitCode;
 
 // glibc malloc took a third of the server's CPU under load (bench/RESULTS.md).

@@ -3,7 +3,8 @@
 pub mod jwt;
 pub mod policy;
 
-use crate::config::{Config, TokenArgs};
+use crate::cli::TokenArgs;
+use crate::config::Config;
 use async_graphql::Enum;
 
 /// What a token may do; see the role table in DESIGN.md §2.
