@@ -23,16 +23,47 @@ impl Db {
         self.read.get_database_backend()
     }
 
+    /// Connect to `DATABASE_URL`; a failure names the setting, the URL
+    /// (without its password) and the cause.
     pub async fn connect(config: &Config) -> AppResult<Db> {
         let url = &config.database_url;
+        let unreachable = |err: &dyn std::fmt::Display| {
+            AppError::config(
+                "DATABASE_URL",
+                format!("cannot open the database {}: {err}", redact_password(url)),
+            )
+        };
+        if !url.starts_with("postgres://")
+            && !url.starts_with("postgresql://")
+            && !url.starts_with("sqlite:")
+        {
+            return Err(AppError::config(
+                "DATABASE_URL",
+                format!(
+                    "{} is neither sqlite:… nor postgres://…",
+                    redact_password(url)
+                ),
+            ));
+        }
         if config.is_postgres() {
+            // One plain connection first: a pool that cannot connect only
+            // says it timed out, this says why (refused, unknown host, auth).
+            use sea_orm::sqlx::Connection;
+            match sea_orm::sqlx::PgConnection::connect(url).await {
+                Ok(connection) => {
+                    let _ = connection.close().await;
+                }
+                Err(err) => return Err(unreachable(&err)),
+            }
             let mut options = ConnectOptions::new(url.clone());
             options
                 .max_connections(config.db_pool)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(10))
                 .sqlx_logging(false);
-            let db = Database::connect(options).await.map_err(AppError::from)?;
+            let db = Database::connect(options)
+                .await
+                .map_err(|e| unreachable(&e))?;
             Ok(Db {
                 read: db.clone(),
                 write: db,
@@ -54,12 +85,30 @@ impl Db {
                     });
                 options
             };
-            let write = Database::connect(sqlite(1)).await.map_err(AppError::from)?;
+            let write = Database::connect(sqlite(1))
+                .await
+                .map_err(|e| unreachable(&e))?;
             let read = Database::connect(sqlite(config.db_pool.clamp(1, 8)))
                 .await
-                .map_err(AppError::from)?;
+                .map_err(|e| unreachable(&e))?;
             Ok(Db { read, write })
         }
+    }
+}
+
+/// `url` with the password of its user info, if any, replaced by `***`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or("");
+            let hidden = if user_info.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{path}")
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -144,9 +193,7 @@ pub async fn build_state(config: Config) -> AppResult<AppState> {
     crate::telemetry::prometheus();
     let keys = JwtKeys::from_config(&config, true)?;
     let db = Db::connect(&config).await?;
-    migration::Migrator::up(&db.write, None)
-        .await
-        .map_err(AppError::from)?;
+    apply_migrations(&db).await?;
     let events = crate::events::EventBus::start(&db, &config).await?;
     Ok(AppState {
         db,
@@ -200,13 +247,19 @@ async fn metrics() -> impl IntoResponse {
     )
 }
 
+async fn apply_migrations(db: &Db) -> AppResult<()> {
+    migration::Migrator::up(&db.write, None)
+        .await
+        .map_err(|e| AppError::config("DATABASE_URL", format!("cannot apply migrations: {e}")))
+}
+
 /// `leadgraph serve`.
-pub async fn serve(config: Config) -> Result<(), String> {
+pub async fn serve(config: Config) -> AppResult<()> {
     let addr = config.addr;
-    let state = build_state(config).await.map_err(|e| e.to_string())?;
+    let state = build_state(config).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        .map_err(|e| AppError::config("LEADGRAPH_ADDR", format!("cannot listen on {addr}: {e}")))?;
     crate::scoring::service::spawn_periodic(&state);
     tracing::info!(%addr, backend = ?state.db.backend(), "leadgraph serving GraphQL at /graphql");
     let events = state.events.clone();
@@ -278,11 +331,9 @@ pub async fn serve_on(
 }
 
 /// `leadgraph migrate`.
-pub async fn migrate(config: &Config) -> Result<(), String> {
-    let db = Db::connect(config).await.map_err(|e| e.to_string())?;
-    migration::Migrator::up(&db.write, None)
-        .await
-        .map_err(|e| e.to_string())?;
+pub async fn migrate(config: &Config) -> AppResult<()> {
+    let db = Db::connect(config).await?;
+    apply_migrations(&db).await?;
     tracing::info!("migrations applied");
     Ok(())
 }

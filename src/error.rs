@@ -32,6 +32,14 @@ pub enum AppError {
     LimitExceeded(String),
     #[error("internal: {0}")]
     Internal(String),
+    /// A setting the operator gave does not work (an unreachable database,
+    /// a bad URL, an address in use): the message names the setting and the
+    /// cause. Only the command line sees it.
+    #[error("{setting}: {message}")]
+    Config {
+        setting: &'static str,
+        message: String,
+    },
 }
 
 impl AppError {
@@ -44,7 +52,7 @@ impl AppError {
             AppError::InvalidTransition(_) => "INVALID_TRANSITION",
             AppError::Conflict { .. } => "CONFLICT",
             AppError::LimitExceeded(_) => "LIMIT_EXCEEDED",
-            AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
+            AppError::Internal(_) | AppError::Config { .. } => "INTERNAL_SERVER_ERROR",
         }
     }
 
@@ -74,18 +82,25 @@ impl AppError {
         AppError::Internal(detail.to_string())
     }
 
+    pub fn config(setting: &'static str, message: impl Into<String>) -> Self {
+        AppError::Config {
+            setting,
+            message: message.into(),
+        }
+    }
+
     /// The message a client may see: internal details never leave the process.
     pub fn public_message(&self) -> String {
         match self {
-            AppError::Internal(_) => "internal error".to_owned(),
+            AppError::Internal(_) | AppError::Config { .. } => "internal error".to_owned(),
             other => other.to_string(),
         }
     }
 
     /// The GraphQL error with `extensions.code` (and `field` / `leadId`).
     pub fn to_graphql(&self) -> async_graphql::Error {
-        if let AppError::Internal(detail) = self {
-            tracing::error!(error = %detail, "internal error");
+        if matches!(self, AppError::Internal(_) | AppError::Config { .. }) {
+            tracing::error!(error = %self, "internal error");
         }
         async_graphql::Error::new(self.public_message()).extend_with(|_, ext| {
             ext.set("code", self.code());

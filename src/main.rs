@@ -11,8 +11,12 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     leadgraph::telemetry::init(&cli.config);
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => leadgraph::app::serve(cli.config).await,
-        Command::Migrate => leadgraph::app::migrate(&cli.config).await,
+        Command::Serve => leadgraph::app::serve(cli.config)
+            .await
+            .map_err(|e| e.to_string()),
+        Command::Migrate => leadgraph::app::migrate(&cli.config)
+            .await
+            .map_err(|e| e.to_string()),
         Command::Token(args) => leadgraph::auth::mint_token_command(&cli.config, &args),
         Command::Seed(args) => leadgraph::seed::run(&cli.config, &args).await,
         Command::Schema => {

@@ -10,6 +10,7 @@
 mod abuse;
 mod access;
 mod campaigns;
+mod cli;
 mod helpers;
 mod http;
 mod interactions;
