@@ -447,11 +447,11 @@ pub async fn transition(
         .transpose()?;
     let txn = db.begin().await?;
     let current = lock(&txn, id).await?;
-    if !policy::lead_scope(viewer).admits(facts(&current)) {
-        return Err(AppError::not_found("lead"));
-    }
+    // Who may touch the lead comes before its version, the move after it.
+    let action = LeadAction::Transition { to: request.to };
+    policy::may_act_on(viewer, facts(&current), action).map_err(denied)?;
     check_version(&current, request.expected_version)?;
-    let requirement = authorize(viewer, &current, LeadAction::Transition { to: request.to })?;
+    let requirement = authorize(viewer, &current, action)?;
     match requirement {
         Requirement::Reason if reason.is_none() => {
             return Err(AppError::bad_input(
