@@ -14,6 +14,7 @@ mod http;
 mod interactions;
 mod kpis;
 mod leads;
+mod leaks;
 mod lifecycle;
 mod merge;
 mod personas;
