@@ -149,17 +149,19 @@ async fn insert_one(
     let result = interaction::Entity::insert(active(p, lead_id))
         .on_conflict_do_nothing_on([interaction::Column::ExternalId])
         .exec_with_returning(txn)
-        .await?;
-    match result {
-        TryInsertResult::Inserted(model) => Ok((model, true)),
-        _ => {
-            let key = p.external_id.as_deref().unwrap_or_default();
-            let existing = find_by_external_id(txn, key).await?.ok_or_else(|| {
-                AppError::internal("interaction conflict without a stored externalId")
-            })?;
-            Ok((replay_of(existing, lead_id, &p.external_id_field)?, false))
-        }
-    }
+        .await;
+    let key = match (result, p.external_id.as_deref()) {
+        (Ok(TryInsertResult::Inserted(model)), _) => return Ok((model, true)),
+        // A key taken since it was looked up (a concurrent write): with
+        // RETURNING, SeaORM reports the row skipped by DO NOTHING as not found.
+        (Ok(_) | Err(sea_orm::DbErr::RecordNotFound(_)), Some(key)) => key,
+        (Ok(_), None) => return Err(AppError::internal("interaction not inserted")),
+        (Err(err), _) => return Err(err.into()),
+    };
+    let existing = find_by_external_id(txn, key)
+        .await?
+        .ok_or_else(|| AppError::internal("interaction conflict without a stored externalId"))?;
+    Ok((replay_of(existing, lead_id, &p.external_id_field)?, false))
 }
 
 /// What `recordInteraction` answers: the stored interaction to a caller who

@@ -376,3 +376,65 @@ async fn refused_merges_and_erasures_say_nothing_about_which_ids_exist() {
         .await;
     assert_eq!(data["leads"]["totalCount"], 2);
 }
+
+/// Concurrent writers racing for one key on different leads: exactly one
+/// records it, every other one is told CONFLICT — never a duplicate.
+#[tokio::test]
+async fn a_key_raced_for_by_several_leads_is_recorded_once_and_conflicts_elsewhere() {
+    let app = TestApp::spawn().await;
+    let t = app.tokens();
+    let mut leads = Vec::new();
+    for i in 0..8 {
+        leads.push(
+            app.create_lead(&t.marketing, &format!("race{i}@example.com"))
+                .await,
+        );
+    }
+    let writes = leads.iter().enumerate().map(|(i, lead)| {
+        let (app, token) = (&app, &t.ingest);
+        async move {
+            if i % 2 == 0 {
+                let body = app
+                    .gql(
+                        token,
+                        BATCH,
+                        json!({"inputs": [{"leadId": lead, "kind": "PAGE_VISIT", "externalId": "race-1"}]}),
+                    )
+                    .await;
+                let result = &body["data"]["recordInteractions"];
+                assert_eq!(result["duplicates"], 0, "{body}");
+                match result["recorded"].as_i64() {
+                    Some(1) => true,
+                    _ => {
+                        assert_eq!(result["errors"][0]["code"], "CONFLICT", "{body}");
+                        false
+                    }
+                }
+            } else {
+                let body = app
+                    .gql(
+                        token,
+                        RECORD,
+                        json!({"input": {"leadId": lead, "kind": "PAGE_VISIT", "externalId": "race-1"}}),
+                    )
+                    .await;
+                match body["errors"][0]["extensions"]["code"].as_str() {
+                    None => true,
+                    Some(code) => {
+                        assert_eq!(code, "CONFLICT", "{body}");
+                        false
+                    }
+                }
+            }
+        }
+    });
+    let won = futures::future::join_all(writes).await;
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    let mut total = 0;
+    for lead in &leads {
+        total += interactions(&app, &t.marketing, lead).await["totalCount"]
+            .as_i64()
+            .expect("count");
+    }
+    assert_eq!(total, 1);
+}
