@@ -88,19 +88,38 @@ pub fn may_write_leads(role: Role) -> bool {
     matches!(role, Role::Admin | Role::Marketing | Role::Sales)
 }
 
-/// May `viewer` do `action` to `lead`? INGEST, being write-only, records
-/// interactions on leads it cannot see.
+/// May `viewer` act on `lead` at all? The lead must be visible (else it is
+/// [`Denied::Invisible`], answered like a missing lead) and, for SALES, its
+/// own or unowned: another rep's visible lead is read-only. INGEST, being
+/// write-only, may only record interactions, blind. `action` is what is
+/// asked, since INGEST's blind recording passes where nothing else does.
+pub fn may_act_on(viewer: &Viewer, lead: LeadFacts, action: LeadAction) -> Result<(), Denied> {
+    let ingest_write =
+        viewer.role == Role::Ingest && matches!(action, LeadAction::RecordInteraction(_));
+    if !ingest_write && !lead_scope(viewer).admits(lead) {
+        return Err(Denied::Invisible);
+    }
+    // Claiming and releasing have their own rule (the assign row) below.
+    let read_only = viewer.role == Role::Sales
+        && lead.owner_id.is_some_and(|owner| owner != viewer.user_id)
+        && !matches!(action, LeadAction::Assign { .. });
+    if read_only {
+        return Err(Denied::Forbidden(
+            "SALES may not change a lead owned by another rep (it is read-only to them)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// May `viewer` do `action` to `lead`? First [`may_act_on`], then the row
+/// of the action.
 pub fn authorize_lead(
     viewer: &Viewer,
     lead: LeadFacts,
     action: LeadAction,
 ) -> Result<Requirement, Denied> {
+    may_act_on(viewer, lead, action)?;
     let role = viewer.role;
-    let ingest_write = role == Role::Ingest && matches!(action, LeadAction::RecordInteraction(_));
-    if !ingest_write && !lead_scope(viewer).admits(lead) {
-        return Err(Denied::Invisible);
-    }
-    let own_or_unowned = lead.owner_id.is_none() || lead.owner_id == Some(viewer.user_id);
     let forbid = |what: &str| {
         Err(Denied::Forbidden(format!(
             "{} may not {what}",
@@ -109,16 +128,11 @@ pub fn authorize_lead(
     };
     match action {
         LeadAction::UpdateFields => match role {
-            Role::Admin | Role::Marketing => Ok(Requirement::Nothing),
-            Role::Sales if own_or_unowned => Ok(Requirement::Nothing),
-            Role::Sales => forbid("update a lead owned by someone else"),
+            Role::Admin | Role::Marketing | Role::Sales => Ok(Requirement::Nothing),
             Role::Ingest => forbid("update leads"),
         },
         LeadAction::RecordInteraction(kind) => match role {
             Role::Admin | Role::Marketing | Role::Ingest => Ok(Requirement::Nothing),
-            Role::Sales if !own_or_unowned => {
-                forbid("record interactions on a lead owned by someone else")
-            }
             Role::Sales if SALES_INTERACTION_KINDS.contains(&kind) => Ok(Requirement::Nothing),
             Role::Sales => {
                 forbid("record this kind of interaction (only CALL, MEETING, EMAIL_REPLY)")
@@ -142,9 +156,7 @@ pub fn authorize_lead(
             }
         }
         LeadAction::Qualify => match role {
-            Role::Admin => Ok(Requirement::Nothing),
-            Role::Sales if own_or_unowned => Ok(Requirement::Nothing),
-            Role::Sales => forbid("qualify a lead owned by someone else"),
+            Role::Admin | Role::Sales => Ok(Requirement::Nothing),
             _ => forbid("qualify leads"),
         },
         LeadAction::Assign { new_owner } => match role {
@@ -172,6 +184,8 @@ pub fn authorize_lead(
 /// Capabilities that do not depend on a particular lead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Capability {
+    /// Any query field but `me`: INGEST reads nothing.
+    Read,
     CreateLead,
     CaptureLead,
     RecordInteractions,
@@ -184,6 +198,8 @@ pub enum Capability {
     WriteCampaigns,
     ReadCampaignCost,
     ReadKpis,
+    MergeLeads,
+    EraseLeads,
     Subscribe,
 }
 
@@ -191,6 +207,7 @@ pub fn allows(role: Role, capability: Capability) -> bool {
     use Capability::*;
     use Role::*;
     match capability {
+        Read => matches!(role, Admin | Marketing | Sales),
         CreateLead => matches!(role, Admin | Marketing | Sales),
         // captureLead records a FORM_SUBMIT, which SALES may not record.
         CaptureLead => matches!(role, Admin | Marketing | Ingest),
@@ -203,7 +220,26 @@ pub fn allows(role: Role, capability: Capability) -> bool {
         WriteCampaigns => matches!(role, Admin | Marketing),
         ReadCampaignCost => matches!(role, Admin | Marketing),
         ReadKpis => matches!(role, Admin | Marketing | Sales),
+        MergeLeads => matches!(role, Admin | Marketing),
+        EraseLeads => matches!(role, Admin),
         Subscribe => matches!(role, Admin | Marketing | Sales),
+    }
+}
+
+/// Query root fields every role may ask: the caller itself.
+pub const OPEN_QUERY_FIELDS: [&str; 1] = ["me"];
+
+/// What asking the query root field `field` takes (the schema's query root
+/// asks this before every field; introspection is answered before it).
+pub fn query_capability(field: &str) -> Option<Capability> {
+    (!OPEN_QUERY_FIELDS.contains(&field)).then_some(Capability::Read)
+}
+
+/// `Err(FORBIDDEN)` unless the viewer may ask the query root field `field`.
+pub fn require_query(viewer: &Viewer, field: &str) -> crate::error::AppResult<()> {
+    match query_capability(field) {
+        Some(capability) => require(viewer, capability),
+        None => Ok(()),
     }
 }
 
@@ -223,6 +259,7 @@ pub fn require(viewer: &Viewer, capability: Capability) -> crate::error::AppResu
 fn capability_text(capability: Capability) -> &'static str {
     use Capability::*;
     match capability {
+        Read => "read anything but `me`",
         CreateLead => "create leads",
         CaptureLead => "capture leads",
         RecordInteractions => "record interactions",
@@ -235,6 +272,8 @@ fn capability_text(capability: Capability) -> &'static str {
         WriteCampaigns => "change campaigns",
         ReadCampaignCost => "read campaign cost",
         ReadKpis => "read KPIs",
+        MergeLeads => "merge leads",
+        EraseLeads => "erase leads",
         Subscribe => "subscribe to events",
     }
 }
@@ -361,6 +400,95 @@ mod tests {
         }
     }
 
+    #[test]
+    fn another_reps_lead_is_read_only_to_sales() {
+        let sam = viewer(Role::Sales, 7);
+        for stage in [LeadStage::Mql, LeadStage::Sql, LeadStage::Opportunity] {
+            let theirs = facts(stage, Some(8));
+            assert!(lead_scope(&sam).admits(theirs), "visible");
+            for action in [
+                LeadAction::UpdateFields,
+                LeadAction::Qualify,
+                LeadAction::RecordInteraction(InteractionKind::Call),
+                LeadAction::Transition {
+                    to: LeadStage::Opportunity,
+                },
+                LeadAction::Transition {
+                    to: LeadStage::Disqualified,
+                },
+                LeadAction::Transition {
+                    to: LeadStage::Lead,
+                },
+            ] {
+                assert!(
+                    matches!(
+                        authorize_lead(&sam, theirs, action),
+                        Err(Denied::Forbidden(_))
+                    ),
+                    "{stage:?} {action:?}"
+                );
+            }
+            // Its own and unowned leads stay its to work.
+            for owner in [Some(7), None] {
+                let lead = facts(LeadStage::Sql, owner);
+                let to_opportunity = LeadAction::Transition {
+                    to: LeadStage::Opportunity,
+                };
+                assert!(authorize_lead(&sam, lead, to_opportunity).is_ok());
+                assert!(authorize_lead(&sam, lead, LeadAction::Qualify).is_ok());
+                assert!(authorize_lead(&sam, lead, LeadAction::UpdateFields).is_ok());
+            }
+        }
+        // ADMIN and MARKETING are not bound by ownership.
+        let theirs = facts(LeadStage::Sql, Some(8));
+        let admin = viewer(Role::Admin, 1);
+        let to_opportunity = LeadAction::Transition {
+            to: LeadStage::Opportunity,
+        };
+        assert!(authorize_lead(&admin, theirs, to_opportunity).is_ok());
+        let marketing = viewer(Role::Marketing, 2);
+        assert!(authorize_lead(&marketing, theirs, LeadAction::UpdateFields).is_ok());
+    }
+
+    #[test]
+    fn ingest_reads_nothing_but_me() {
+        let ingest = viewer(Role::Ingest, 3);
+        for field in [
+            "lead",
+            "leads",
+            "node",
+            "users",
+            "campaigns",
+            "personas",
+            "scoringRules",
+            "scoringSettings",
+            "funnel",
+            "costPerLead",
+            "leadRelevance",
+            "anything added later",
+        ] {
+            let err = require_query(&ingest, field).expect_err(field);
+            assert_eq!(err.code(), "FORBIDDEN", "{field}");
+        }
+        assert!(require_query(&ingest, "me").is_ok());
+        for role in [Role::Admin, Role::Marketing, Role::Sales] {
+            assert!(require_query(&viewer(role, 1), "leads").is_ok());
+        }
+    }
+
+    #[test]
+    fn merging_and_erasing_are_capabilities() {
+        for (role, merge, erase) in [
+            (Role::Admin, true, true),
+            (Role::Marketing, true, false),
+            (Role::Sales, false, false),
+            (Role::Ingest, false, false),
+        ] {
+            assert_eq!(allows(role, Capability::MergeLeads), merge, "{role:?}");
+            assert_eq!(allows(role, Capability::EraseLeads), erase, "{role:?}");
+        }
+    }
+
     fn any_role() -> impl Strategy<Value = Role> {
         prop::sample::select(vec![
             Role::Admin,
@@ -384,6 +512,24 @@ mod tests {
                 for action in [LeadAction::UpdateFields, LeadAction::Qualify, LeadAction::Merge, LeadAction::Erase,
                                LeadAction::Transition { to: LeadStage::Mql }, LeadAction::Assign { new_owner: Some(me) }] {
                     prop_assert_eq!(authorize_lead(&v, lead, action), Err(Denied::Invisible));
+                }
+            }
+        }
+
+        /// SALES changes nothing on a lead another rep owns: every action is
+        /// refused (FORBIDDEN when it sees the lead, NOT_FOUND otherwise).
+        #[test]
+        fn sales_never_acts_on_another_reps_lead(stage in any_stage(), me in 1i64..5, other in 5i64..9,
+                                                 to in any_stage(), new_owner in prop::option::of(1i64..9)) {
+            let v = viewer(Role::Sales, me);
+            let lead = facts(stage, Some(other));
+            for action in [LeadAction::UpdateFields, LeadAction::Qualify, LeadAction::Merge, LeadAction::Erase,
+                           LeadAction::Transition { to }, LeadAction::Assign { new_owner },
+                           LeadAction::RecordInteraction(InteractionKind::Call)] {
+                let denied = authorize_lead(&v, lead, action);
+                prop_assert!(denied.is_err(), "{:?} {:?}", stage, action);
+                if lead_scope(&v).admits(lead) {
+                    prop_assert!(matches!(denied, Err(Denied::Forbidden(_))), "{:?} {:?}", stage, action);
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! HTTP handler, scalars and global ids.
 
 pub mod execute;
+pub mod guard;
 pub mod http;
 pub mod ids;
 pub mod pagination;
@@ -13,9 +14,12 @@ use crate::error::{AppError, AppResult};
 use async_graphql::resolver_utils::EnumType as Enum;
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
+/// The query root: every field passes the policy's gate first.
+pub type QueryRoot = guard::Gated<QueryFields>;
+
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(
+pub struct QueryFields(
     crate::leads::resolver::LeadQuery,
     crate::users::resolver::UserQuery,
     crate::graphql::ids::NodeQuery,

@@ -14,7 +14,10 @@ pub struct InteractionMutation;
 
 #[Object]
 impl InteractionMutation {
-    /// Record one interaction; the same `externalId` again returns the stored one.
+    /// Record one interaction. The same `externalId` again for the same lead
+    /// is a replay and returns the stored one (to INGEST, which reads
+    /// nothing: what it sent, under the stored id); for another lead it is
+    /// `CONFLICT`.
     async fn record_interaction(
         &self,
         ctx: &Context<'_>,
@@ -26,7 +29,8 @@ impl InteractionMutation {
     }
 
     /// Record up to 1,000 interactions: good items are recorded, bad ones
-    /// reported by index, repeated `externalId`s counted as duplicates.
+    /// reported by index, `externalId`s repeated for the same lead counted
+    /// as duplicates (one already used for another lead is that item's `CONFLICT`).
     async fn record_interactions(
         &self,
         ctx: &Context<'_>,
@@ -36,6 +40,7 @@ impl InteractionMutation {
     }
 
     /// A landing-page form: upsert the lead by email and record a FORM_SUBMIT.
+    /// An `externalId` already used for another lead is `CONFLICT`; nothing is written.
     async fn capture_lead(
         &self,
         ctx: &Context<'_>,

@@ -18,7 +18,7 @@ use crate::validate;
 use entity::{interaction, lead};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    TransactionTrait, TryInsertResult,
+    QuerySelect, TransactionTrait, TryInsertResult,
 };
 use std::collections::HashMap;
 
@@ -40,6 +40,8 @@ struct Prepared {
     /// Where `campaignId` was given, for the error when no such campaign exists.
     campaign_field: String,
     external_id: Option<String>,
+    /// Where `externalId` was given, for the `CONFLICT` of a key in use.
+    external_id_field: String,
     metadata: Option<serde_json::Value>,
 }
 
@@ -73,6 +75,7 @@ fn prepare(input: &RecordInteractionInput, prefix: &str) -> AppResult<Prepared> 
             input.external_id.as_deref(),
             validate::MAX_STRING,
         )?,
+        external_id_field: f("externalId"),
         metadata: validate::metadata(&f("metadata"), input.metadata.as_ref().map(|j| &j.0))?,
     })
 }
@@ -113,8 +116,31 @@ async fn lead_for(db: &impl ConnectionTrait, lead: &LeadRef) -> AppResult<Option
     })
 }
 
-/// Insert one interaction for `lead` unless its externalId is stored already;
-/// returns the stored interaction and whether it is new.
+/// The `CONFLICT` of an `externalId` stored for another lead, or out of the
+/// caller's reach: nothing of the stored interaction, not even its lead.
+fn external_id_taken(field: &str) -> AppError {
+    AppError::conflict(format!(
+        "{field} is already used by another interaction; a retry must name the same lead"
+    ))
+}
+
+/// An interaction stored under the `externalId` of a write to `lead_id`: a
+/// replay of that write when it belongs to the same lead (whose access the
+/// caller has passed), else `CONFLICT` on `field`.
+fn replay_of(
+    stored: interaction::Model,
+    lead_id: i64,
+    field: &str,
+) -> AppResult<interaction::Model> {
+    if stored.lead_id == lead_id {
+        Ok(stored)
+    } else {
+        Err(external_id_taken(field))
+    }
+}
+
+/// Insert one interaction for `lead` unless its externalId is stored already
+/// (see [`replay_of`]); returns the stored interaction and whether it is new.
 async fn insert_one(
     txn: &impl ConnectionTrait,
     p: &Prepared,
@@ -123,16 +149,44 @@ async fn insert_one(
     let result = interaction::Entity::insert(active(p, lead_id))
         .on_conflict_do_nothing_on([interaction::Column::ExternalId])
         .exec_with_returning(txn)
-        .await?;
-    match result {
-        TryInsertResult::Inserted(model) => Ok((model, true)),
-        _ => {
-            let key = p.external_id.as_deref().unwrap_or_default();
-            let existing = find_by_external_id(txn, key).await?.ok_or_else(|| {
-                AppError::internal("interaction conflict without a stored externalId")
-            })?;
-            Ok((existing, false))
-        }
+        .await;
+    let key = match (result, p.external_id.as_deref()) {
+        (Ok(TryInsertResult::Inserted(model)), _) => return Ok((model, true)),
+        // A key taken since it was looked up (a concurrent write): with
+        // RETURNING, SeaORM reports the row skipped by DO NOTHING as not found.
+        (Ok(_) | Err(sea_orm::DbErr::RecordNotFound(_)), Some(key)) => key,
+        (Ok(_), None) => return Err(AppError::internal("interaction not inserted")),
+        (Err(err), _) => return Err(err.into()),
+    };
+    let existing = find_by_external_id(txn, key)
+        .await?
+        .ok_or_else(|| AppError::internal("interaction conflict without a stored externalId"))?;
+    Ok((replay_of(existing, lead_id, &p.external_id_field)?, false))
+}
+
+/// What `recordInteraction` answers: the stored interaction to a caller who
+/// may see its lead; to one who may not (INGEST writes blind), only what it
+/// sent itself under the stored id, so a replay reveals nothing it could not
+/// have sent.
+fn answer(
+    viewer: &Viewer,
+    lead: &lead::Model,
+    p: &Prepared,
+    stored: interaction::Model,
+) -> interaction::Model {
+    if policy::lead_scope(viewer).admits(leads::facts(lead)) {
+        return stored;
+    }
+    interaction::Model {
+        id: stored.id,
+        lead_id: stored.lead_id,
+        kind: enum_name(p.kind).to_owned(),
+        occurred_at: p.occurred_at,
+        channel: p.channel.map(|c| enum_name(c).to_owned()),
+        campaign_id: p.campaign_id,
+        external_id: p.external_id.clone(),
+        metadata: p.metadata.clone(),
+        created_at: stored.created_at,
     }
 }
 
@@ -152,23 +206,26 @@ pub async fn record(
                 .await?;
         prepared.channel.get_or_insert(channel);
     }
-    if let Some(key) = &prepared.external_id
-        && let Some(existing) = find_by_external_id(&txn, key).await?
-    {
-        return Ok(existing);
-    }
     let lead = lead_for(&txn, &prepared.lead)
         .await?
         .ok_or_else(|| AppError::not_found("lead"))?;
     // Locked before the insert, so concurrent recordings rescore one after another.
     let lead = leads::lock(&txn, lead.id).await?;
+    // Access before idempotency: a replay is answered only within the caller's reach.
     leads::authorize(viewer, &lead, LeadAction::RecordInteraction(prepared.kind))?;
+    if let Some(key) = &prepared.external_id
+        && let Some(existing) = find_by_external_id(&txn, key).await?
+    {
+        let stored = replay_of(existing, lead.id, &prepared.external_id_field)?;
+        return Ok(answer(viewer, &lead, &prepared, stored));
+    }
     let (stored, created) = insert_one(&txn, &prepared, lead.id).await?;
+    let answered = answer(viewer, &lead, &prepared, stored);
     if created {
         crate::scoring::service::rescore_lead(&txn, lead, validate::now()).await?;
     }
     txn.commit().await?;
-    Ok(stored)
+    Ok(answered)
 }
 
 /// `recordInteractions`: each bad item reported by index, the good ones
@@ -250,8 +307,7 @@ pub async fn record_batch(
             found.insert(LeadRef::Email(l.email.clone()), l);
         }
     }
-    let mut rows = Vec::with_capacity(prepared.len());
-    let mut touched = Vec::new();
+    let mut accepted = Vec::with_capacity(prepared.len());
     for (index, p) in &prepared {
         let outcome = found
             .get(&p.lead)
@@ -260,16 +316,46 @@ pub async fn record_batch(
                 leads::authorize(viewer, l, LeadAction::RecordInteraction(p.kind)).map(|_| l.id)
             });
         match outcome {
-            Ok(lead_id) => {
-                touched.push(lead_id);
-                rows.push(active(p, lead_id));
-            }
+            Ok(lead_id) => accepted.push((*index, p, lead_id)),
             Err(err) => errors.push(batch_error(*index, &err)),
         }
     }
+    // Each externalId, stored or earlier in this batch, names its lead: the
+    // same lead again is a replay (a duplicate), another lead a CONFLICT.
+    let mut claimed = stored_external_ids(
+        &txn,
+        accepted
+            .iter()
+            .filter_map(|(_, p, _)| p.external_id.clone()),
+    )
+    .await?;
+    let mut rows = Vec::with_capacity(accepted.len());
+    let mut keyed = Vec::new();
+    let mut touched = Vec::new();
+    let mut duplicates = 0u64;
+    for (index, p, lead_id) in accepted {
+        if let Some(key) = &p.external_id {
+            match claimed.get(key) {
+                Some(owner) if *owner == lead_id => {
+                    duplicates += 1;
+                    continue;
+                }
+                Some(_) => {
+                    errors.push(batch_error(index, &external_id_taken(&p.external_id_field)));
+                    continue;
+                }
+                None => {
+                    claimed.insert(key.clone(), lead_id);
+                    keyed.push((index, key.clone(), lead_id, p.external_id_field.clone()));
+                }
+            }
+        }
+        touched.push(lead_id);
+        rows.push(active(p, lead_id));
+    }
     // Locked in id order before the inserts; each lead is rescored once below.
     let touched = crate::scoring::service::lock_leads(&txn, touched).await?;
-    let attempted = rows.len();
+    let attempted = rows.len() as u64;
     let mut recorded = 0u64;
     // Bounded statements keep within every database's parameter limit.
     let mut rest = rows;
@@ -284,15 +370,54 @@ pub async fn record_batch(
             recorded += n;
         }
     }
+    if recorded < attempted {
+        // A concurrent write took some keys between the check and the insert:
+        // those now on another lead are conflicts, the rest replays.
+        let lost = attempted - recorded;
+        let now = stored_external_ids(&txn, keyed.iter().map(|(_, k, _, _)| k.clone())).await?;
+        let mut conflicts = 0u64;
+        for (index, key, lead_id, field) in &keyed {
+            if now.get(key).is_some_and(|owner| owner != lead_id) {
+                conflicts += 1;
+                errors.push(batch_error(*index, &external_id_taken(field)));
+            }
+        }
+        duplicates += lost.saturating_sub(conflicts);
+    }
     crate::scoring::service::rescore_leads(&txn, touched, validate::now()).await?;
     txn.commit().await?;
     errors.sort_by_key(|e| e.index);
-    let recorded = i32::try_from(recorded).unwrap_or(i32::MAX);
     Ok(BatchResult {
-        recorded,
-        duplicates: i32::try_from(attempted).unwrap_or(i32::MAX) - recorded,
+        recorded: i32::try_from(recorded).unwrap_or(i32::MAX),
+        duplicates: i32::try_from(duplicates).unwrap_or(i32::MAX),
         errors,
     })
+}
+
+/// The lead of each of these externalIds that is stored, in bounded queries.
+async fn stored_external_ids(
+    db: &impl ConnectionTrait,
+    keys: impl IntoIterator<Item = String>,
+) -> AppResult<HashMap<String, i64>> {
+    let mut keys: Vec<String> = keys.into_iter().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut stored = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(500) {
+        let rows: Vec<(Option<String>, i64)> = interaction::Entity::find()
+            .select_only()
+            .column(interaction::Column::ExternalId)
+            .column(interaction::Column::LeadId)
+            .filter(interaction::Column::ExternalId.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        stored.extend(
+            rows.into_iter()
+                .filter_map(|(key, lead)| Some((key?, lead))),
+        );
+    }
+    Ok(stored)
 }
 
 fn batch_error(index: usize, err: &AppError) -> BatchError {
@@ -332,10 +457,22 @@ pub async fn capture(
     loop {
         attempt += 1;
         match capture_once(viewer, db, &new, external_id.clone(), metadata.clone()).await {
-            Err(AppError::Conflict { .. }) if attempt < 3 => continue,
-            other => return other,
+            Ok(Raced::Lost) if attempt < 3 => continue,
+            Ok(Raced::Lost) => {
+                return Err(AppError::conflict(
+                    "the lead was changed concurrently; retry",
+                ));
+            }
+            Ok(Raced::Done(captured)) => return Ok(captured),
+            Err(err) => return Err(err),
         }
     }
+}
+
+/// One attempt of a capture: done, or lost a race on the lead (retry).
+enum Raced {
+    Done(Captured),
+    Lost,
 }
 
 async fn capture_once(
@@ -344,20 +481,27 @@ async fn capture_once(
     new: &leads::NewLead,
     external_id: Option<String>,
     metadata: Option<serde_json::Value>,
-) -> AppResult<Captured> {
+) -> AppResult<Raced> {
+    const EXTERNAL_ID: &str = "input.externalId";
     let txn = db.begin().await?;
     // The channel of this touch; also checks that the campaign exists.
     let channel = leads::source_channel(&txn, new).await?;
+    let existing = leads::id_by_email(&txn, &new.email).await?;
+    // A replay is the same form for the same person: its key stored for
+    // this email's lead. A key stored for anyone else is a CONFLICT.
     if let Some(key) = &external_id
-        && let Some(existing) = find_by_external_id(&txn, key).await?
+        && let Some(stored) = find_by_external_id(&txn, key).await?
     {
-        return Ok(Captured {
-            lead_id: existing.lead_id,
-            created: false,
-            interaction_id: existing.id,
-        });
+        return match existing {
+            Some(lead_id) if lead_id == stored.lead_id => Ok(Raced::Done(Captured {
+                lead_id,
+                created: false,
+                interaction_id: stored.id,
+            })),
+            _ => Err(external_id_taken(EXTERNAL_ID)),
+        };
     }
-    let (lead, created) = match leads::id_by_email(&txn, &new.email).await? {
+    let (lead, created) = match existing {
         Some(id) => {
             let current = leads::lock(&txn, id).await?;
             let mut next = current.clone();
@@ -375,7 +519,11 @@ async fn capture_once(
                 next.search_text = leads::search_text(&next);
                 next.updated_at = validate::now();
                 next.version += 1;
-                (leads::save(&txn, &current, next).await?, false)
+                match leads::save(&txn, &current, next).await {
+                    Ok(saved) => (saved, false),
+                    Err(AppError::Conflict { .. }) => return Ok(Raced::Lost),
+                    Err(err) => return Err(err),
+                }
             } else {
                 (current, false)
             }
@@ -395,7 +543,12 @@ async fn capture_once(
                 source_campaign_id: new.source_campaign_id,
                 source_campaign_field: new.source_campaign_field.clone(),
             };
-            (leads::insert(viewer, &txn, copy).await?, true)
+            match leads::insert(viewer, &txn, copy).await {
+                Ok(inserted) => (inserted, true),
+                // Someone else created this email's lead a moment ago.
+                Err(AppError::Conflict { .. }) => return Ok(Raced::Lost),
+                Err(err) => return Err(err),
+            }
         }
     };
     let prepared = Prepared {
@@ -406,16 +559,17 @@ async fn capture_once(
         campaign_id: new.source_campaign_id,
         campaign_field: new.source_campaign_field.clone(),
         external_id,
+        external_id_field: EXTERNAL_ID.to_owned(),
         metadata,
     };
     let (stored, _) = insert_one(&txn, &prepared, lead.id).await?;
     crate::scoring::service::rescore_lead(&txn, lead.clone(), validate::now()).await?;
     txn.commit().await?;
-    Ok(Captured {
+    Ok(Raced::Done(Captured {
         lead_id: lead.id,
         created,
         interaction_id: stored.id,
-    })
+    }))
 }
 
 fn fill(target: &mut Option<String>, value: &Option<String>) {

@@ -140,7 +140,8 @@ pub struct CaptureResult {
 pub struct BatchResult {
     /// Items stored now.
     pub recorded: i32,
-    /// Items whose externalId was already stored (nothing recorded twice).
+    /// Items whose externalId was already stored for the same lead (nothing
+    /// recorded twice).
     pub duplicates: i32,
     /// Items refused, by index in the input list.
     pub errors: Vec<BatchError>,

@@ -79,8 +79,8 @@ pub struct LeadMutation;
 
 #[Object]
 impl LeadMutation {
-    /// Create a lead at stage LEAD. A duplicate email is `CONFLICT` with the
-    /// existing lead's id in `extensions.leadId`.
+    /// Create a lead at stage LEAD. A duplicate email is `CONFLICT`, with the
+    /// existing lead's id in `extensions.leadId` when the caller may see it.
     async fn create_lead(&self, ctx: &Context<'_>, input: CreateLeadInput) -> ApiResult<Lead> {
         Ok(Lead(
             service::create(viewer(ctx)?, &state(ctx).db.write, input).await?,
@@ -144,7 +144,7 @@ impl LeadMutation {
         ))
     }
 
-    /// Merge a duplicate into a primary lead: interactions and history move,
+    /// Merge a duplicate into a primary lead (MARKETING, ADMIN): interactions and history move,
     /// empty fields are filled, the more advanced stage is kept, and the
     /// duplicate's id resolves to `null` afterwards.
     async fn merge_leads(

@@ -156,10 +156,23 @@ pub async fn id_by_email(db: &impl ConnectionTrait, email: &str) -> AppResult<Op
         .await?)
 }
 
-fn duplicate(id: i64) -> AppError {
+/// The `CONFLICT` of a duplicate email: with the existing lead's id only when
+/// the viewer may see that lead, so a hidden lead stays hidden (§2, §8).
+async fn duplicate(viewer: &Viewer, txn: &impl ConnectionTrait, email: &str) -> AppError {
+    let visible = lead::Entity::find()
+        .filter(lead::Column::Email.eq(email))
+        .filter(scope_condition(policy::lead_scope(viewer)))
+        .select_only()
+        .column(lead::Column::Id)
+        .into_tuple::<i64>()
+        .one(txn)
+        .await;
     AppError::Conflict {
         message: "a lead with this email already exists".into(),
-        lead_id: Some(ids::encode(NodeType::Lead, id).0),
+        lead_id: match visible {
+            Ok(Some(id)) => Some(ids::encode(NodeType::Lead, id).0),
+            _ => None,
+        },
     }
 }
 
@@ -190,8 +203,8 @@ pub async fn insert(
     new: NewLead,
 ) -> AppResult<lead::Model> {
     let channel = source_channel(txn, &new).await?;
-    if let Some(existing) = id_by_email(txn, &new.email).await? {
-        return Err(duplicate(existing));
+    if id_by_email(txn, &new.email).await?.is_some() {
+        return Err(duplicate(viewer, txn, &new.email).await);
     }
     let email = new.email.clone();
     let now = validate::now();
@@ -241,12 +254,7 @@ pub async fn insert(
     active.id = sea_orm::ActiveValue::NotSet;
     let inserted = match lead::Entity::insert(active).exec_with_returning(txn).await {
         Ok(m) => m,
-        Err(err) if is_unique_violation(&err) => {
-            let existing = id_by_email(txn, &email).await.ok().flatten();
-            return Err(existing
-                .map(duplicate)
-                .unwrap_or_else(|| AppError::conflict("a lead with this email already exists")));
-        }
+        Err(err) if is_unique_violation(&err) => return Err(duplicate(viewer, txn, &email).await),
         Err(err) => return Err(err.into()),
     };
     crate::events::record_stage_change(
@@ -447,11 +455,11 @@ pub async fn transition(
         .transpose()?;
     let txn = db.begin().await?;
     let current = lock(&txn, id).await?;
-    if !policy::lead_scope(viewer).admits(facts(&current)) {
-        return Err(AppError::not_found("lead"));
-    }
+    // Who may touch the lead comes before its version, the move after it.
+    let action = LeadAction::Transition { to: request.to };
+    policy::may_act_on(viewer, facts(&current), action).map_err(denied)?;
     check_version(&current, request.expected_version)?;
-    let requirement = authorize(viewer, &current, LeadAction::Transition { to: request.to })?;
+    let requirement = authorize(viewer, &current, action)?;
     match requirement {
         Requirement::Reason if reason.is_none() => {
             return Err(AppError::bad_input(
@@ -811,6 +819,9 @@ pub async fn merge(
     duplicate_id: i64,
 ) -> AppResult<lead::Model> {
     use entity::{interaction, stage_change};
+    // The capability first: a role that may not merge learns nothing of
+    // which ids exist; for the others a hidden lead is a missing one.
+    policy::require(viewer, Capability::MergeLeads)?;
     if primary_id == duplicate_id {
         return Err(AppError::bad_input(
             "duplicateId",
@@ -886,6 +897,7 @@ pub async fn merge(
 #[tracing::instrument(skip_all, fields(lead_id = id))]
 pub async fn erase(viewer: &Viewer, db: &DatabaseConnection, id: i64) -> AppResult<bool> {
     use entity::interaction;
+    policy::require(viewer, Capability::EraseLeads)?;
     let txn = db.begin().await?;
     let current = lock(&txn, id).await?;
     authorize(viewer, &current, LeadAction::Erase)?;

@@ -41,8 +41,12 @@ async fn leads_visible_per_role() {
         !sees(&app, &t.sales2, &owned).await,
         "owned by another rep, at LEAD"
     );
+    // INGEST reads nothing: not even "no such lead" (see ingest_reads_nothing_but_me).
     for id in [&fresh, &mql, &customer] {
-        assert!(!sees(&app, &t.ingest, id).await);
+        assert_eq!(
+            app.error_code(&t.ingest, LEAD, json!({"id": id})).await,
+            "FORBIDDEN"
+        );
     }
 
     // The list applies the same rule in SQL, and so does the count.
@@ -68,10 +72,7 @@ async fn leads_visible_per_role() {
         app.ok(&t.marketing, q, json!({})).await["leads"]["totalCount"],
         5
     );
-    assert_eq!(
-        app.ok(&t.ingest, q, json!({})).await["leads"]["totalCount"],
-        0
-    );
+    assert_eq!(app.error_code(&t.ingest, q, json!({})).await, "FORBIDDEN");
 
     // Invisible behaves like missing, through node() too.
     let node = app
@@ -343,4 +344,314 @@ async fn users_are_listed_for_people_not_for_ingest() {
     );
     let me = app.ok(&t.ingest, "{ me { role } }", json!({})).await;
     assert_eq!(me["me"]["role"], "INGEST");
+}
+
+const TRANSITION: &str = "mutation($id: ID!, $to: LeadStage!, $reason: String) { transitionLead(id: $id, to: $to, reason: $reason) { stage } }";
+const RECORD_CALL: &str =
+    "mutation($id: ID!) { recordInteraction(input: {leadId: $id, kind: CALL}) { kind } }";
+const STATE: &str = "query($id: ID!) { lead(id: $id) { stage version company owner { subject } interactions { totalCount } } }";
+
+/// DESIGN.md §2: SALES acts only on its own or unowned leads; another rep's
+/// visible lead is read-only to it. With a token of each role.
+#[tokio::test]
+async fn sales_acts_only_on_its_own_or_unowned_leads() {
+    let app = TestApp::spawn().await;
+    let t = app.tokens();
+    let sue = app.user_id(&t.sales2).await;
+    let mut leads = Vec::new();
+    for (i, stage) in ["MQL", "SQL", "OPPORTUNITY"].into_iter().enumerate() {
+        let id = app.lead_at(&t, &format!("sue{i}@example.com"), stage).await;
+        app.ok(
+            &t.admin,
+            "mutation($id: ID!, $o: ID) { assignLead(id: $id, ownerId: $o) { id } }",
+            json!({"id": id, "o": sue}),
+        )
+        .await;
+        leads.push((stage, id));
+    }
+    for (stage, id) in &leads {
+        let before = app.ok(&t.admin, STATE, json!({"id": id})).await;
+        assert!(sees(&app, &t.sales, id).await, "{stage}: visible to Sam");
+        // Every change Sam tries on Sue's lead is FORBIDDEN.
+        let mut attempts = vec![
+            (
+                TRANSITION,
+                json!({"id": id, "to": "DISQUALIFIED", "reason": "mine now"}),
+            ),
+            (UPDATE, json!({"id": id})),
+            (QUALIFY, json!({"id": id})),
+            (RECORD_CALL, json!({"id": id})),
+        ];
+        match *stage {
+            "MQL" => {
+                attempts.push((TRANSITION, json!({"id": id, "to": "SQL"})));
+                attempts.push((
+                    TRANSITION,
+                    json!({"id": id, "to": "LEAD", "reason": "recycle"}),
+                ));
+            }
+            "SQL" => {
+                attempts.push((TRANSITION, json!({"id": id, "to": "OPPORTUNITY"})));
+                attempts.push((
+                    TRANSITION,
+                    json!({"id": id, "to": "LEAD", "reason": "recycle"}),
+                ));
+            }
+            _ => attempts.push((TRANSITION, json!({"id": id, "to": "CUSTOMER"}))),
+        }
+        for (q, vars) in &attempts {
+            assert_eq!(
+                app.error_code(&t.sales, q, vars.clone()).await,
+                "FORBIDDEN",
+                "{stage}: {q} {vars}"
+            );
+        }
+        // INGEST sees no lead at all: a missing one.
+        assert_eq!(
+            app.error_code(
+                &t.ingest,
+                TRANSITION,
+                json!({"id": id, "to": "DISQUALIFIED", "reason": "x"})
+            )
+            .await,
+            "NOT_FOUND"
+        );
+        let after = app.ok(&t.admin, STATE, json!({"id": id})).await;
+        assert_eq!(before, after, "{stage}: nothing changed");
+    }
+    // Sue, the owner, works her SQL; MARKETING edits fields; ADMIN does anything.
+    let sql = &leads[1].1;
+    assert_eq!(
+        app.transition(&t.sales2, sql, "OPPORTUNITY", None).await,
+        None
+    );
+    app.ok(&t.marketing, UPDATE, json!({"id": sql})).await;
+    app.ok(&t.sales2, RECORD_CALL, json!({"id": sql})).await;
+    assert_eq!(app.transition(&t.admin, sql, "CUSTOMER", None).await, None);
+    // An unowned visible lead is Sam's to work, and so is one he owns.
+    let unowned = app.lead_at(&t, "free@example.com", "SQL").await;
+    app.ok(&t.sales, RECORD_CALL, json!({"id": unowned})).await;
+    app.ok(&t.sales, UPDATE, json!({"id": unowned})).await;
+    assert_eq!(
+        app.transition(&t.sales, &unowned, "OPPORTUNITY", None)
+            .await,
+        None
+    );
+    let own = app.create_lead(&t.sales, "own@example.com").await;
+    app.ok(&t.sales, UPDATE, json!({"id": own})).await;
+    assert_eq!(
+        app.transition(&t.sales, &own, "DISQUALIFIED", Some("no budget"))
+            .await,
+        Some("FORBIDDEN".into()),
+        "LEAD -> DISQUALIFIED is MARKETING's (§3), whoever owns it"
+    );
+}
+
+/// Every query root field of schema/schema.graphql, with arguments, as a
+/// query a role may send.
+fn every_query_field() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("campaigns", "{ campaigns { id name } }"),
+        (
+            "costPerLead",
+            "{ costPerLead(period: {from: \"2026-01-01T00:00:00Z\", to: \"2026-02-01T00:00:00Z\"}) { key } }",
+        ),
+        (
+            "funnel",
+            "{ funnel(period: {from: \"2026-01-01T00:00:00Z\", to: \"2026-02-01T00:00:00Z\"}) { groups { key } } }",
+        ),
+        ("lead", "{ lead(id: \"TGVhZDox\") { id } }"),
+        (
+            "leadRelevance",
+            "{ leadRelevance(period: {from: \"2026-01-01T00:00:00Z\", to: \"2026-02-01T00:00:00Z\"}) { newLeads } }",
+        ),
+        ("leads", "{ leads { totalCount edges { node { id } } } }"),
+        ("me", "{ me { role } }"),
+        ("node", "{ node(id: \"TGVhZDox\") { id } }"),
+        ("personas", "{ personas { id } }"),
+        ("scoringRules", "{ scoringRules { id } }"),
+        ("scoringSettings", "{ scoringSettings { mqlThreshold } }"),
+        ("users", "{ users { subject } }"),
+    ]
+}
+
+/// The names of the fields of `type Query` in the checked-in schema.
+fn schema_query_fields() -> Vec<String> {
+    let sdl = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schema/schema.graphql"
+    ))
+    .expect("schema/schema.graphql");
+    let body = sdl
+        .split("type Query {")
+        .nth(1)
+        .and_then(|rest| rest.split("\n}").next())
+        .expect("type Query");
+    let mut fields = Vec::new();
+    let mut in_doc = false;
+    for line in body.lines().map(str::trim) {
+        if line == "\"\"\"" || (line.starts_with("\"\"\"") && !line.ends_with("\"\"\"")) {
+            in_doc = !in_doc;
+            continue;
+        }
+        if in_doc || line.is_empty() || line.starts_with('"') {
+            continue;
+        }
+        let name: String = line
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() {
+            fields.push(name);
+        }
+    }
+    fields
+}
+
+/// DESIGN.md §2: INGEST reads nothing — every query root field but `me` is
+/// FORBIDDEN for it (not an empty list, not `null`), with no data; the
+/// other roles still read, and INGEST still introspects and writes.
+#[tokio::test]
+async fn ingest_reads_nothing_but_me() {
+    let app = TestApp::spawn().await;
+    let t = app.tokens();
+    let lead = app.lead_at(&t, "read@example.com", "MQL").await;
+    let mut covered: Vec<String> = every_query_field()
+        .iter()
+        .map(|(f, _)| (*f).to_owned())
+        .collect();
+    let mut listed = schema_query_fields();
+    covered.sort();
+    listed.sort();
+    assert_eq!(covered, listed, "a query field is missing from this test");
+
+    for (field, query) in every_query_field() {
+        let body = app.gql(&t.ingest, query, json!({})).await;
+        if field == "me" {
+            assert!(body.get("errors").is_none(), "{body}");
+            assert_eq!(body["data"]["me"]["role"], "INGEST");
+            continue;
+        }
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "{field}: {body}"
+        );
+        assert!(
+            body["data"].is_null() || body["data"][field].is_null(),
+            "{field}: {body}"
+        );
+    }
+    // The real lead, through `lead` and `node`: FORBIDDEN, not null.
+    for q in [LEAD, "query($id: ID!) { node(id: $id) { id } }"] {
+        let body = app.gql(&t.ingest, q, json!({"id": lead})).await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "{body}"
+        );
+        assert!(!body.to_string().contains("read@example.com"));
+    }
+    // `me` beside a forbidden field does not open it.
+    let body = app
+        .gql(&t.ingest, "{ me { role } leads { totalCount } }", json!({}))
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["path"], json!(["leads"]), "{body}");
+    // Nor does a fragment or an alias.
+    for q in [
+        "query { ...Q } fragment Q on Query { leads { totalCount } }",
+        "{ mine: leads { totalCount } }",
+        "{ ... on Query { lead(id: \"TGVhZDox\") { id } } }",
+    ] {
+        assert_eq!(
+            app.error_code(&t.ingest, q, json!({})).await,
+            "FORBIDDEN",
+            "{q}"
+        );
+    }
+    // Introspection stays (the schema is public), and writing works.
+    let data = app
+        .ok(
+            &t.ingest,
+            "{ __typename __schema { queryType { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["__schema"]["queryType"]["name"], "Query");
+    app.ok(
+        &t.ingest,
+        "mutation($id: ID!) { recordInteraction(input: {leadId: $id, kind: PAGE_VISIT}) { id } }",
+        json!({"id": lead}),
+    )
+    .await;
+    // The people still read.
+    for token in [&t.admin, &t.marketing, &t.sales] {
+        app.ok(token, "{ leads { totalCount } campaigns { name } funnel(period: {from: \"2026-01-01T00:00:00Z\", to: \"2026-02-01T00:00:00Z\"}) { from } }", json!({})).await;
+        assert!(sees(&app, token, &lead).await);
+    }
+}
+
+/// The same rules over the WebSocket transport: a query sent on the socket
+/// is FORBIDDEN to INGEST (`me` answers), and so is a subscription.
+#[tokio::test]
+async fn ingest_reads_nothing_over_websocket_either() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let app = TestApp::spawn().await;
+    let t = app.tokens();
+    let mut request = format!("ws://{}/graphql/ws", app.addr)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    let send = async |ws: &mut tokio_tungstenite::WebSocketStream<_>, m: serde_json::Value| {
+        ws.send(Message::text(m.to_string())).await.expect("send");
+    };
+    send(&mut ws, json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {}", t.ingest)}})).await;
+    let recv = async |ws: &mut tokio_tungstenite::WebSocketStream<_>| loop {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message in time")
+            .expect("open")
+            .expect("frame");
+        if let Message::Text(text) = message {
+            return serde_json::from_str::<serde_json::Value>(text.as_str()).expect("JSON");
+        }
+    };
+    assert_eq!(recv(&mut ws).await["type"], "connection_ack");
+    for (id, query) in [
+        ("q", "{ leads { totalCount } }"),
+        ("s", "subscription { leadQualified { cursor } }"),
+        ("m", "{ me { role } }"),
+    ] {
+        send(
+            &mut ws,
+            json!({"type": "subscribe", "id": id, "payload": {"query": query}}),
+        )
+        .await;
+        let m = recv(&mut ws).await;
+        assert_eq!(m["id"], id, "{m}");
+        let errors = match m["type"].as_str() {
+            Some("error") => m["payload"].clone(),
+            _ => m["payload"]["errors"].clone(),
+        };
+        if id == "m" {
+            assert_eq!(m["payload"]["data"]["me"]["role"], "INGEST", "{m}");
+        } else {
+            assert_eq!(errors[0]["extensions"]["code"], "FORBIDDEN", "{m}");
+            assert!(m["payload"]["data"]["leads"].is_null(), "{m}");
+        }
+        if m["type"] == "next" {
+            assert_eq!(recv(&mut ws).await["type"], "complete");
+        }
+    }
 }

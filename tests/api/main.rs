@@ -16,6 +16,7 @@ mod http;
 mod interactions;
 mod kpis;
 mod leads;
+mod leaks;
 mod lifecycle;
 mod limits;
 mod merge;

@@ -290,14 +290,16 @@ async fn persona_access_per_role() {
             .await,
         "FORBIDDEN"
     );
-    let node = app
-        .ok(
+    // INGEST reads nothing, node() included (issue 10).
+    assert_eq!(
+        app.error_code(
             &t.ingest,
             "query($id: ID!) { node(id: $id) { id } }",
             json!({"id": id}),
         )
-        .await;
-    assert!(node["node"].is_null());
+        .await,
+        "FORBIDDEN"
+    );
     app.ok(&t.sales, "{ personas { id } }", json!({})).await;
     for (q, vars) in &writes {
         app.ok(&t.marketing, q, vars.clone()).await;
