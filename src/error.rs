@@ -26,6 +26,8 @@ pub enum AppError {
     #[error("{message}")]
     Conflict {
         message: String,
+        /// The argument that conflicts, e.g. `input.externalId`.
+        field: Option<String>,
         lead_id: Option<String>,
     },
     #[error("{0}")]
@@ -74,6 +76,16 @@ impl AppError {
     pub fn conflict(message: impl Into<String>) -> Self {
         AppError::Conflict {
             message: message.into(),
+            field: None,
+            lead_id: None,
+        }
+    }
+
+    /// A `CONFLICT` on one argument, named in `extensions.field`.
+    pub fn conflict_on(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Conflict {
+            message: message.into(),
+            field: Some(field.into()),
             lead_id: None,
         }
     }
@@ -106,9 +118,14 @@ impl AppError {
             ext.set("code", self.code());
             match self {
                 AppError::BadInput { field, .. } => ext.set("field", field.as_str()),
-                AppError::Conflict {
-                    lead_id: Some(id), ..
-                } => ext.set("leadId", id.as_str()),
+                AppError::Conflict { field, lead_id, .. } => {
+                    if let Some(field) = field {
+                        ext.set("field", field.as_str());
+                    }
+                    if let Some(id) = lead_id {
+                        ext.set("leadId", id.as_str());
+                    }
+                }
                 _ => {}
             }
         })

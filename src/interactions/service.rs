@@ -119,9 +119,10 @@ async fn lead_for(db: &impl ConnectionTrait, lead: &LeadRef) -> AppResult<Option
 /// The `CONFLICT` of an `externalId` stored for another lead, or out of the
 /// caller's reach: nothing of the stored interaction, not even its lead.
 fn external_id_taken(field: &str) -> AppError {
-    AppError::conflict(format!(
-        "{field} is already used by another interaction; a retry must name the same lead"
-    ))
+    AppError::conflict_on(
+        field,
+        format!("{field} is already used by another interaction; a retry must name the same lead"),
+    )
 }
 
 /// An interaction stored under the `externalId` of a write to `lead_id`: a

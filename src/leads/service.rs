@@ -158,7 +158,12 @@ pub async fn id_by_email(db: &impl ConnectionTrait, email: &str) -> AppResult<Op
 
 /// The `CONFLICT` of a duplicate email: with the existing lead's id only when
 /// the viewer may see that lead, so a hidden lead stays hidden (§2, §8).
-async fn duplicate(viewer: &Viewer, txn: &impl ConnectionTrait, email: &str) -> AppError {
+async fn duplicate(
+    viewer: &Viewer,
+    txn: &impl ConnectionTrait,
+    email: &str,
+    field: &str,
+) -> AppError {
     let visible = lead::Entity::find()
         .filter(lead::Column::Email.eq(email))
         .filter(scope_condition(policy::lead_scope(viewer)))
@@ -169,6 +174,7 @@ async fn duplicate(viewer: &Viewer, txn: &impl ConnectionTrait, email: &str) -> 
         .await;
     AppError::Conflict {
         message: "a lead with this email already exists".into(),
+        field: Some(field.to_owned()),
         lead_id: match visible {
             Ok(Some(id)) => Some(ids::encode(NodeType::Lead, id).0),
             _ => None,
@@ -194,6 +200,15 @@ pub async fn source_channel(
         .unwrap_or(super::types::Channel::Direct))
 }
 
+/// The argument path of the new lead's email: a sibling of its
+/// `sourceCampaignId` (`input.email`, `input.lead.email`).
+fn email_field(new: &NewLead) -> String {
+    match new.source_campaign_field.rsplit_once('.') {
+        Some((parent, _)) => format!("{parent}.email"),
+        None => "email".to_owned(),
+    }
+}
+
 /// Insert a lead with its creation in the history and the outbox, inside the
 /// caller's transaction. A duplicate email is `CONFLICT`; a source campaign
 /// that does not exist is `BAD_USER_INPUT`.
@@ -204,9 +219,10 @@ pub async fn insert(
 ) -> AppResult<lead::Model> {
     let channel = source_channel(txn, &new).await?;
     if id_by_email(txn, &new.email).await?.is_some() {
-        return Err(duplicate(viewer, txn, &new.email).await);
+        return Err(duplicate(viewer, txn, &new.email, &email_field(&new)).await);
     }
     let email = new.email.clone();
+    let email_field = email_field(&new);
     let now = validate::now();
     // SALES creates leads it owns: an unowned LEAD would be invisible to it.
     let owner_id = (viewer.role == Role::Sales).then_some(viewer.user_id);
@@ -254,7 +270,9 @@ pub async fn insert(
     active.id = sea_orm::ActiveValue::NotSet;
     let inserted = match lead::Entity::insert(active).exec_with_returning(txn).await {
         Ok(m) => m,
-        Err(err) if is_unique_violation(&err) => return Err(duplicate(viewer, txn, &email).await),
+        Err(err) if is_unique_violation(&err) => {
+            return Err(duplicate(viewer, txn, &email, &email_field).await);
+        }
         Err(err) => return Err(err.into()),
     };
     crate::events::record_stage_change(

@@ -63,6 +63,10 @@ async fn an_external_id_of_another_lead_is_a_conflict_with_no_content() {
                 body["errors"][0]["extensions"]["code"], "CONFLICT",
                 "{body}"
             );
+            assert_eq!(
+                body["errors"][0]["extensions"]["field"], "input.externalId",
+                "{body}"
+            );
             assert!(
                 body["errors"][0]["extensions"].get("leadId").is_none(),
                 "{body}"
@@ -300,6 +304,10 @@ async fn a_duplicate_email_names_the_lead_only_to_who_may_see_it() {
         .await;
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{body}"
+    );
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "input.email",
         "{body}"
     );
     assert!(
