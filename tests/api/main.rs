@@ -11,6 +11,7 @@ mod access;
 mod campaigns;
 mod helpers;
 mod http;
+mod inputs;
 mod interactions;
 mod kpis;
 mod leads;
