@@ -3,7 +3,6 @@
 
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Datelike, Utc};
-use rust_decimal::Decimal;
 
 pub const MAX_STRING: usize = 256;
 pub const MAX_NOTES: usize = 4000;
@@ -189,8 +188,11 @@ pub fn amount_cents(field: &str, raw: &str) -> AppResult<i64> {
         .ok_or_else(too_large)
 }
 
-pub fn cents_to_decimal(cents: i64) -> Decimal {
-    Decimal::new(cents, 2)
+/// Cents as an exact decimal string with two places, `"1234.50"`.
+pub fn cents_text(cents: i128) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    format!("{sign}{}.{:02}", abs / 100, abs % 100)
 }
 
 /// Interaction metadata: a JSON object of at most 16 KiB, nested at most
@@ -286,7 +288,12 @@ const ISO_3166_ALPHA2: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ B
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use rust_decimal::Decimal;
     use std::str::FromStr;
+
+    fn cents_to_decimal(cents: i64) -> Decimal {
+        Decimal::new(cents, 2)
+    }
 
     #[test]
     fn emails_are_normalised_and_checked() {
@@ -398,6 +405,11 @@ mod tests {
         #[test]
         fn cents_round_trip(c in 0i64..MAX_CENTS) {
             prop_assert_eq!(amount_cents("a", &cents_to_decimal(c).to_string()).ok(), Some(c));
+        }
+
+        #[test]
+        fn cents_text_is_the_decimal(c in any::<i64>()) {
+            prop_assert_eq!(cents_text(i128::from(c)), cents_to_decimal(c).to_string());
         }
 
         #[test]

@@ -190,7 +190,7 @@ pub async fn spend(
     campaign_id: i64,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-) -> AppResult<i64> {
+) -> AppResult<i128> {
     policy::require(viewer, Capability::ReadCampaignCost)?;
     if let (Some(from), Some(to)) = (from, to)
         && to < from

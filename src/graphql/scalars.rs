@@ -97,9 +97,10 @@ pub struct Money {
 }
 
 impl Money {
-    pub fn from_cents(cents: i64, currency: &str) -> Self {
+    /// Cents as an exact amount; sums of many amounts may exceed `i64`.
+    pub fn from_cents(cents: impl Into<i128>, currency: &str) -> Self {
         Money {
-            amount: Decimal(crate::validate::cents_to_decimal(cents).to_string()),
+            amount: Decimal(crate::validate::cents_text(cents.into())),
             currency: currency.to_owned(),
         }
     }

@@ -673,3 +673,97 @@ async fn erasure_wipes_the_qualification_timeline() {
         json!({"stage": "MQL", "qualification": {"budget": true, "timeline": null, "notes": null}})
     );
 }
+
+#[tokio::test]
+async fn money_sums_past_i64_stay_exact() {
+    let app = TestApp::spawn().await;
+    let t = app.tokens();
+    // 55 campaigns spending the largest amount every day of five years, and
+    // the first one 100,000 days more: sums past i64::MAX cents.
+    let mut first = None;
+    for i in 0..55 {
+        let id = app
+            .ok(
+                &t.marketing,
+                CREATE_CAMPAIGN,
+                json!({"input": {"name": format!("Big {i}"), "channel": "PAID_SEARCH"}}),
+            )
+            .await["createCampaign"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        first.get_or_insert(id);
+    }
+    let first = first.expect("a campaign");
+    let max = 99_999_999_999_999i64;
+    let db = &app.state.db.write;
+    let backend = db.get_database_backend();
+    let insert = |from: &str, days: i64, only_first: bool| {
+        let which = if only_first {
+            format!("WHERE c.id = {}", number(&first))
+        } else {
+            String::new()
+        };
+        match backend {
+            DbBackend::Postgres => format!(
+                "INSERT INTO campaign_spend (campaign_id, spent_on, amount_cents, recorded_at) \
+                 SELECT c.id, DATE '{from}' + n, {max}, now() FROM campaign c \
+                 CROSS JOIN generate_series(0, {}) AS n {which}",
+                days - 1
+            ),
+            _ => format!(
+                "WITH RECURSIVE d(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM d WHERE n < {}) \
+                 INSERT INTO campaign_spend (campaign_id, spent_on, amount_cents, recorded_at) \
+                 SELECT c.id, date('{from}', '+' || n || ' days'), {max}, '2026-11-01T00:00:00+00:00' \
+                 FROM campaign c, d {which}",
+                days - 1
+            ),
+        }
+    };
+    for sql in [
+        insert("2020-01-01", 1826, false),
+        insert("2025-01-01", 100_000, true),
+    ] {
+        db.execute_unprepared(&sql).await.expect("insert spend");
+    }
+    let cents = |n: i128| {
+        let total = n * i128::from(max);
+        format!("{}.{:02}", total / 100, total % 100)
+    };
+    let data = app
+        .ok(
+            &t.marketing,
+            "query($p: PeriodInput!) { costPerLead(period: $p, groupBy: NONE) { spend { amount } roi } }",
+            json!({"p": {"from": "2020-01-01T00:00:00Z", "to": "2025-01-01T00:00:00Z"}}),
+        )
+        .await;
+    assert_eq!(
+        data["costPerLead"][0]["spend"]["amount"],
+        cents(55 * 1826).as_str()
+    );
+    let data = app
+        .ok(
+            &t.marketing,
+            "query($p: PeriodInput!) { costPerLead(period: $p, groupBy: CHANNEL) { key spend { amount } } }",
+            json!({"p": {"from": "2020-01-01T00:00:00Z", "to": "2025-01-01T00:00:00Z"}}),
+        )
+        .await;
+    let paid = data["costPerLead"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["key"] == "PAID_SEARCH")
+        .expect("PAID_SEARCH row");
+    assert_eq!(paid["spend"]["amount"], cents(55 * 1826).as_str());
+    let data = app
+        .ok(
+            &t.marketing,
+            "query($id: ID!) { node(id: $id) { ... on Campaign { spend { amount } } } }",
+            json!({"id": first}),
+        )
+        .await;
+    assert_eq!(
+        data["node"]["spend"]["amount"],
+        cents(1826 + 100_000).as_str()
+    );
+}
