@@ -767,3 +767,60 @@ async fn money_sums_past_i64_stay_exact() {
         cents(1826 + 100_000).as_str()
     );
 }
+
+#[tokio::test]
+async fn an_undecodable_stored_row_does_not_break_rescoring() {
+    let app = TestApp::spawn().await;
+    let t = app.tokens();
+    app.ok(
+        &t.marketing,
+        "mutation($input: ScoringRuleInput!) { createScoringRule(input: $input) { id } }",
+        json!({"input": {"name": "Read k", "kind": "ENGAGEMENT", "points": 10,
+               "interactionKind": "PAGE_VISIT", "metadataKey": "k"}}),
+    )
+    .await;
+    let lead = app.create_lead(&t.admin, "rescore@example.com").await;
+    for key in ["good", "bad"] {
+        app.ok(
+            &t.ingest,
+            RECORD,
+            json!({"input": {"leadId": lead, "kind": "PAGE_VISIT", "externalId": key,
+                   "metadata": {"k": key}}}),
+        )
+        .await;
+    }
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let db = &app.state.db.write;
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "UPDATE interaction SET metadata = CAST($1 AS json) WHERE external_id = 'bad'"
+        }
+        _ => "UPDATE interaction SET metadata = ? WHERE external_id = 'bad'",
+    };
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, [deep.into()]))
+        .await
+        .expect("write the bad row");
+    // Recording for the lead rescores it; the bad interaction counts as
+    // having no metadata, the others as before.
+    app.ok(
+        &t.ingest,
+        RECORD,
+        json!({"input": {"leadId": lead, "kind": "PAGE_VISIT", "metadata": {"k": "new"}}}),
+    )
+    .await;
+    app.ok(
+        &t.marketing,
+        "mutation { rescoreLeads { leadsRescored } }",
+        json!({}),
+    )
+    .await;
+    let data = app
+        .ok(
+            &t.admin,
+            "query($id: ID!) { lead(id: $id) { score } }",
+            json!({"id": lead}),
+        )
+        .await;
+    assert_eq!(data["lead"]["score"], 20);
+}
