@@ -51,7 +51,7 @@ fn rows_per_statement(backend: DbBackend) -> usize {
     }
 }
 /// At most this many values in a FIT condition.
-pub const MAX_VALUES: usize = 100;
+pub const MAX_VALUES: usize = validate::MAX_LIST;
 const SETTINGS_ID: i32 = 1;
 
 // ---------------------------------------------------------------- rules
