@@ -824,3 +824,52 @@ async fn an_undecodable_stored_row_does_not_break_rescoring() {
         .await;
     assert_eq!(data["lead"]["score"], 20);
 }
+
+#[tokio::test]
+async fn a_token_with_nul_is_refused_on_the_websocket_too() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+    let app = TestApp::spawn().await;
+    let token = app
+        .state
+        .keys
+        .mint("ali\u{0}ce", Role::Admin, 3600, None, None)
+        .expect("mint");
+    let mut request = format!("ws://{}/graphql/ws", app.addr)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    let init =
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
+    ws.send(Message::text(init.to_string()))
+        .await
+        .expect("send");
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(text))) => return format!("text {text}"),
+                Some(Ok(Message::Close(frame))) => {
+                    return format!("close {:?}", frame.map(|f| u16::from(f.code)));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(err)) => return format!("error {err}"),
+                None => return "end".to_owned(),
+            }
+        }
+    })
+    .await
+    .expect("a reply in time");
+    assert_eq!(reply, "close Some(4403)");
+    // The server still serves.
+    let t = app.tokens();
+    app.ok(&t.admin, "{ me { id } }", json!({})).await;
+}
