@@ -2,7 +2,7 @@
 //! on a zero denominator, money divided and rounded to cents half away from
 //! zero, ROI, the funnel's per-stage figures, and the period rules.
 
-use chrono::{DateTime, Months, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveTime, Utc};
 
 /// Funnel ranks LEAD = 1 … CUSTOMER = 5, as indexes 0 … 4.
 pub const STAGES: usize = 5;
@@ -153,6 +153,9 @@ pub enum PeriodError {
     Empty,
     /// More than 5 years (60 calendar months) from `from` to `to`.
     TooLong,
+    /// `to` after 9999-12-31 00:00 UTC: its spend dates would reach year
+    /// 10000, which SQLite, comparing dates as text, orders before 1900.
+    TooLate,
 }
 
 /// A KPI period `[from, to)`: `from < to`, and `to` at most 60 calendar
@@ -160,6 +163,9 @@ pub enum PeriodError {
 pub fn check_period(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<(), PeriodError> {
     if from >= to {
         return Err(PeriodError::Empty);
+    }
+    if first_day_at_or_after(to).year() > 9999 {
+        return Err(PeriodError::TooLate);
     }
     match from.checked_add_months(Months::new(60)) {
         Some(limit) if to > limit => Err(PeriodError::TooLong),
@@ -274,6 +280,16 @@ mod tests {
     fn periods() {
         let from = at(2026, 1, 1, 0, 0);
         assert_eq!(check_period(from, from), Err(PeriodError::Empty));
+        let last_day = at(9999, 12, 31, 0, 0);
+        assert_eq!(check_period(at(9999, 1, 1, 0, 0), last_day), Ok(()));
+        assert_eq!(
+            check_period(at(9999, 1, 1, 0, 0), at(9999, 12, 31, 0, 1)),
+            Err(PeriodError::TooLate)
+        );
+        assert_eq!(
+            spend_dates(at(9999, 1, 1, 0, 0), last_day).1,
+            day(9999, 12, 31)
+        );
         assert_eq!(
             check_period(from, at(2025, 1, 1, 0, 0)),
             Err(PeriodError::Empty)

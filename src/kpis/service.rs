@@ -55,6 +55,10 @@ pub fn period(input: &PeriodInput) -> AppResult<Period> {
             "period",
             "a period spans at most 5 years",
         )),
+        Err(PeriodError::TooLate) => Err(AppError::bad_input(
+            "period",
+            "period.to must be at most 9999-12-31T00:00:00Z",
+        )),
     }
 }
 

@@ -632,6 +632,15 @@ async fn years_outside_1900_to_9999_are_refused() {
         )
         .await;
     assert_eq!(code, "BAD_USER_INPUT");
+    // A period whose spend dates would reach year 10000.
+    expect_bad_input(
+        &app,
+        &t.marketing,
+        "query($p: PeriodInput!) { costPerLead(period: $p) { key } }",
+        json!({"p": {"from": "9999-06-01T00:00:00Z", "to": "9999-12-31T12:00:00Z"}}),
+        "period",
+    )
+    .await;
     let lead = app.create_lead(&t.admin, "dated@example.com").await;
     let code = app
         .error_code(
