@@ -18,8 +18,9 @@ pub const MAX_LIST: usize = 100;
 /// Years a `Date` or `DateTime` may name: SQLite compares dates as text,
 /// which only orders four-digit years correctly.
 pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
-/// The largest amount, in cents (just under a trillion): sums of many
-/// amounts stay far inside `i64`.
+/// The largest amount, in cents (just under a trillion). Sums of amounts
+/// can still pass `i64`: they are summed in two parts and kept in `i128`
+/// (`kpis::calc::SUM_SPLIT`).
 pub const MAX_CENTS: i64 = 99_999_999_999_999;
 
 /// Timestamps are kept to the microsecond on every database.
