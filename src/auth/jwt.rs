@@ -113,6 +113,15 @@ impl JwtKeys {
             .map_err(|e| AppError::Unauthenticated(format!("invalid token: {e}")))?;
         let claims = data.claims;
         let text = |key: &str| claims.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        // These claims are stored in the user's row; PostgreSQL refuses NUL
+        // in text, so such a token is refused on every database.
+        for key in ["sub", "name", "email"] {
+            if text(key).is_some_and(|v| v.contains('\0')) {
+                return Err(AppError::Unauthenticated(format!(
+                    "invalid token: {key} contains a NUL character"
+                )));
+            }
+        }
         let subject = text("sub")
             .filter(|s| !s.is_empty() && s.len() <= 256)
             .ok_or_else(|| AppError::Unauthenticated("invalid token: bad sub".into()))?;

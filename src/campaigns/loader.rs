@@ -1,10 +1,11 @@
 //! DataLoaders of campaigns and their spend: one query per batch.
 
 use crate::error::AppError;
+use crate::kpis::calc::{SUM_SPLIT, join_sum};
 use async_graphql::dataloader::Loader;
 use chrono::NaiveDate;
 use entity::{campaign, campaign_spend};
-use sea_orm::sea_query::{Expr, Func};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use std::collections::HashMap;
 
@@ -35,15 +36,17 @@ pub struct SpendKey {
 }
 
 /// Spend in cents; keys with the same range share one grouped query.
+/// In `i128`: a campaign may record up to `validate::MAX_CENTS` a day for
+/// millions of days, past `i64`.
 pub struct SpendLoader {
     pub db: DatabaseConnection,
 }
 
 impl Loader<SpendKey> for SpendLoader {
-    type Value = i64;
+    type Value = i128;
     type Error = AppError;
 
-    async fn load(&self, keys: &[SpendKey]) -> Result<HashMap<SpendKey, i64>, Self::Error> {
+    async fn load(&self, keys: &[SpendKey]) -> Result<HashMap<SpendKey, i128>, Self::Error> {
         let mut ranges: HashMap<(Option<NaiveDate>, Option<NaiveDate>), Vec<i64>> = HashMap::new();
         for key in keys {
             ranges
@@ -53,17 +56,22 @@ impl Loader<SpendKey> for SpendLoader {
         }
         let mut result = HashMap::new();
         for ((from, to), ids) in ranges {
+            // Summed in two parts that cannot overflow (`calc::SUM_SPLIT`);
+            // PostgreSQL sums BIGINT as NUMERIC: cast back on both databases.
+            let part = |expr: Expr, alias: &str| {
+                (
+                    Expr::from(Func::cast_as(Func::sum(expr), "BIGINT")),
+                    alias.to_owned(),
+                )
+            };
+            let amount = || Expr::col(campaign_spend::Column::AmountCents);
+            let (high, high_alias) = part(amount().div(SUM_SPLIT), "high");
+            let (low, low_alias) = part(amount().modulo(SUM_SPLIT), "low");
             let mut query = campaign_spend::Entity::find()
                 .select_only()
                 .column(campaign_spend::Column::CampaignId)
-                // PostgreSQL sums BIGINT as NUMERIC: cast back on both databases.
-                .column_as(
-                    Expr::from(Func::cast_as(
-                        Func::sum(Expr::col(campaign_spend::Column::AmountCents)),
-                        "BIGINT",
-                    )),
-                    "total",
-                )
+                .column_as(high, high_alias)
+                .column_as(low, low_alias)
                 .filter(campaign_spend::Column::CampaignId.is_in(ids.iter().copied()))
                 .group_by(campaign_spend::Column::CampaignId);
             if let Some(from) = from {
@@ -72,10 +80,11 @@ impl Loader<SpendKey> for SpendLoader {
             if let Some(to) = to {
                 query = query.filter(campaign_spend::Column::SpentOn.lt(to));
             }
-            let totals: Vec<(i64, Option<i64>)> = query.into_tuple().all(&self.db).await?;
-            let totals: HashMap<i64, i64> = totals
+            let totals: Vec<(i64, Option<i64>, Option<i64>)> =
+                query.into_tuple().all(&self.db).await?;
+            let totals: HashMap<i64, i128> = totals
                 .into_iter()
-                .map(|(id, total)| (id, total.unwrap_or(0)))
+                .map(|(id, high, low)| (id, join_sum(high.unwrap_or(0), low.unwrap_or(0))))
                 .collect();
             for campaign_id in ids {
                 let key = SpendKey {

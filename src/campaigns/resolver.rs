@@ -3,10 +3,9 @@
 use super::service;
 use super::types::{Campaign, CampaignInput};
 use crate::error::ApiResult;
-use crate::graphql::scalars::Date;
+use crate::graphql::scalars::{Date, Decimal};
 use crate::graphql::{state, viewer};
 use async_graphql::{Context, ID, Object};
-use rust_decimal::Decimal;
 
 #[derive(Default)]
 pub struct CampaignQuery;
@@ -60,7 +59,7 @@ impl CampaignMutation {
         let viewer = viewer(ctx)?;
         let db = &state(ctx).db.write;
         Ok(Campaign(
-            service::record_spend(viewer, db, &campaign_id, on.0, amount).await?,
+            service::record_spend(viewer, db, &campaign_id, on.0, amount.as_str()).await?,
         ))
     }
 }

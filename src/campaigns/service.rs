@@ -13,7 +13,6 @@ use crate::leads::types::Channel;
 use crate::validate;
 use chrono::NaiveDate;
 use entity::{campaign, campaign_spend};
-use rust_decimal::Decimal;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -49,7 +48,8 @@ fn validate_input(input: &CampaignInput) -> AppResult<Attributes> {
         ends_on,
         budget_cents: input
             .budget
-            .map(|b| validate::amount_cents("input.budget", b))
+            .as_ref()
+            .map(|b| validate::amount_cents("input.budget", b.as_str()))
             .transpose()?,
     })
 }
@@ -149,7 +149,7 @@ pub async fn record_spend(
     db: &DatabaseConnection,
     id: &async_graphql::ID,
     on: NaiveDate,
-    amount: Decimal,
+    amount: &str,
 ) -> AppResult<campaign::Model> {
     policy::require(viewer, Capability::WriteCampaigns)?;
     let id = campaign_id(id, "campaignId")?;
@@ -190,7 +190,7 @@ pub async fn spend(
     campaign_id: i64,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-) -> AppResult<i64> {
+) -> AppResult<i128> {
     policy::require(viewer, Capability::ReadCampaignCost)?;
     if let (Some(from), Some(to)) = (from, to)
         && to < from

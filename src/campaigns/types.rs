@@ -5,11 +5,10 @@ use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
 use crate::error::ApiResult;
 use crate::graphql::ids::{NodeType, encode};
-use crate::graphql::scalars::{Date, Money};
+use crate::graphql::scalars::{Date, Decimal, Money};
 use crate::leads::types::Channel;
 use async_graphql::{Context, ID, InputObject, Object};
 use entity::campaign;
-use rust_decimal::Decimal;
 
 /// `visible` hook of cost fields and types: shown only to roles that may
 /// read campaign cost. Hiding is not refusing: the resolvers check too.

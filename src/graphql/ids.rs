@@ -41,14 +41,17 @@ pub fn encode(kind: NodeType, id: i64) -> ID {
     ID(URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.name())))
 }
 
-/// Decode any global id into its type and database id.
+/// Decode any global id into its type and database id. Only the canonical
+/// form [`encode`] makes decodes: `Lead:+3`, `Lead:03`, padding, spaces or
+/// other base64 spellings of the same id name nothing, so one node has
+/// exactly one id (caches and clients may compare ids as strings).
 pub fn decode_any(id: &str) -> Option<(NodeType, i64)> {
     let bytes = URL_SAFE_NO_PAD.decode(id.as_bytes()).ok()?;
     let text = std::str::from_utf8(&bytes).ok()?;
     let (name, number) = text.split_once(':')?;
     let kind = NodeType::ALL.into_iter().find(|k| k.name() == name)?;
     let number: i64 = number.parse().ok()?;
-    (number > 0).then_some((kind, number))
+    (number > 0 && encode(kind, number).0 == id).then_some((kind, number))
 }
 
 /// Decode an id that must name a `kind`; anything else is `BAD_USER_INPUT` on `field`.
@@ -132,6 +135,20 @@ mod tests {
         fn ids_round_trip(n in 1i64..i64::MAX) {
             for kind in NodeType::ALL {
                 prop_assert_eq!(decode_any(&encode(kind, n)), Some((kind, n)));
+            }
+        }
+
+        #[test]
+        fn only_the_canonical_form_decodes(n in 1i64..1_000_000, prefix in "[ +0]{1,3}", pad in "[ =]{1,2}") {
+            let kind = NodeType::Lead;
+            let raw = |text: String| URL_SAFE_NO_PAD.encode(text);
+            prop_assert_eq!(decode_any(&raw(format!("Lead:{prefix}{n}"))), None);
+            prop_assert_eq!(decode_any(&raw(format!("Lead:{n} "))), None);
+            prop_assert_eq!(decode_any(&format!("{}{pad}", encode(kind, n).0)), None);
+            prop_assert_eq!(decode_any(&format!(" {}", encode(kind, n).0)), None);
+            let standard = base64::engine::general_purpose::STANDARD.encode(format!("Lead:{n}"));
+            if standard != encode(kind, n).0 {
+                prop_assert_eq!(decode_any(&standard), None);
             }
         }
 

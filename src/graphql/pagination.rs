@@ -26,6 +26,10 @@ pub fn decode_cursor(cursor: &str, tag: &str, parts: usize) -> AppResult<Vec<Str
         .decode(cursor.as_bytes())
         .map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    // Only the form `encode_cursor` makes, as for global ids.
+    if URL_SAFE_NO_PAD.encode(&text) != cursor {
+        return Err(bad());
+    }
     let mut pieces: Vec<String> = text.split('|').map(str::to_owned).collect();
     if pieces.len() != parts + 1 || pieces[0] != tag {
         return Err(bad());
@@ -45,4 +49,26 @@ pub fn from_micros(value: &str) -> AppResult<chrono::DateTime<chrono::Utc>> {
         .ok()
         .and_then(chrono::DateTime::from_timestamp_micros)
         .ok_or_else(|| AppError::bad_input("after", "after is not a valid cursor"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_decode_only_in_their_own_form() {
+        let cursor = encode_cursor(&["i", "42", "7"]);
+        assert_eq!(
+            decode_cursor(&cursor, "i", 2).ok(),
+            Some(vec!["42".to_owned(), "7".to_owned()])
+        );
+        for variant in [
+            format!(" {cursor}"),
+            format!("{cursor}="),
+            format!("{cursor}\n"),
+        ] {
+            assert!(decode_cursor(&variant, "i", 2).is_err(), "{variant:?}");
+        }
+        assert!(decode_cursor(&encode_cursor(&["x", "42", "7"]), "i", 2).is_err());
+    }
 }

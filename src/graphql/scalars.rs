@@ -1,7 +1,11 @@
 //! Scalars of the contract that async-graphql does not name as we need.
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
+
+/// Out-of-range years are refused where they enter, like a malformed date:
+/// SQLite compares dates as text, which orders only four-digit years.
+const YEARS_MESSAGE: &str = "the year must be between 1900 and 9999";
 
 /// A calendar date, `"2026-11-26"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -11,9 +15,11 @@ pub struct Date(pub NaiveDate);
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map(Date)
-                .map_err(|_| InputValueError::custom("expected a date as YYYY-MM-DD")),
+            Value::String(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                Ok(d) if crate::validate::year_in_range(d.year()) => Ok(Date(d)),
+                Ok(_) => Err(InputValueError::custom(YEARS_MESSAGE)),
+                Err(_) => Err(InputValueError::custom("expected a date as YYYY-MM-DD")),
+            },
             _ => Err(InputValueError::expected_type(value)),
         }
     }
@@ -31,13 +37,17 @@ pub struct DateTime(pub chrono::DateTime<chrono::Utc>);
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
-                .map(|t| {
-                    DateTime(crate::validate::truncate_micros(
-                        t.with_timezone(&chrono::Utc),
-                    ))
-                })
-                .map_err(|_| InputValueError::custom("expected an RFC 3339 timestamp")),
+            Value::String(s) => match chrono::DateTime::parse_from_rfc3339(s) {
+                Ok(t) => {
+                    let t = crate::validate::truncate_micros(t.with_timezone(&chrono::Utc));
+                    if crate::validate::timestamp_in_range(t) {
+                        Ok(DateTime(t))
+                    } else {
+                        Err(InputValueError::custom(YEARS_MESSAGE))
+                    }
+                }
+                Err(_) => Err(InputValueError::custom("expected an RFC 3339 timestamp")),
+            },
             _ => Err(InputValueError::expected_type(value)),
         }
     }
@@ -47,20 +57,86 @@ impl ScalarType for DateTime {
     }
 }
 
+/// An exact decimal, as a string (`"1234.50"`). Input is kept as the client
+/// wrote it — any string or number — and read by `validate::amount_cents`,
+/// so a malformed, negative, over-precise or huge amount is `BAD_USER_INPUT`
+/// naming its field (async-graphql's own `Decimal` refused 29 digits before
+/// any resolver ran, with no field, and overflowed past ~7.9e26).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decimal(pub String);
+
+impl Decimal {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+// No doc comment on the impl: the SDL keeps `scalar Decimal` as it was.
+#[Scalar(name = "Decimal")]
+impl ScalarType for Decimal {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match value {
+            Value::String(s) => Ok(Decimal(s)),
+            Value::Number(n) => Ok(Decimal(n.to_string())),
+            other => Err(InputValueError::expected_type(other)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.clone())
+    }
+}
+
 /// An exact amount in the configured currency.
 #[derive(async_graphql::SimpleObject, Clone, Debug)]
 pub struct Money {
     /// Exact decimal string with two places, e.g. `"1234.50"`.
-    pub amount: rust_decimal::Decimal,
+    pub amount: Decimal,
     /// ISO 4217 code, e.g. `EUR`.
     pub currency: String,
 }
 
 impl Money {
-    pub fn from_cents(cents: i64, currency: &str) -> Self {
+    /// Cents as an exact amount; sums of many amounts may exceed `i64`.
+    pub fn from_cents(cents: impl Into<i128>, currency: &str) -> Self {
         Money {
-            amount: crate::validate::cents_to_decimal(cents),
+            amount: Decimal(crate::validate::cents_text(cents.into())),
             currency: currency.to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_outside_1900_to_9999_are_refused() {
+        let date = |s: &str| <Date as ScalarType>::parse(Value::String(s.to_owned())).is_ok();
+        assert!(date("1900-01-01"));
+        assert!(date("9999-12-31"));
+        assert!(!date("1899-12-31"));
+        assert!(!date("0001-01-01"));
+        assert!(!date("10000-01-01"));
+        assert!(!date("+12345-01-01"));
+        let time = |s: &str| <DateTime as ScalarType>::parse(Value::String(s.to_owned())).is_ok();
+        assert!(time("1900-01-01T00:00:00Z"));
+        assert!(time("9999-12-31T23:59:59Z"));
+        assert!(!time("1899-12-31T23:59:59Z"));
+        assert!(!time("0000-01-01T00:00:00Z"));
+        // 9999-12-31T23:00-05:00 is year 10000 in UTC.
+        assert!(!time("9999-12-31T23:00:00-05:00"));
+    }
+
+    #[test]
+    fn decimals_are_kept_raw() {
+        let parse = |v: Value| <Decimal as ScalarType>::parse(v).ok();
+        let huge = "123456789012345678901234567890";
+        assert_eq!(
+            parse(Value::String(huge.into())),
+            Some(Decimal(huge.into()))
+        );
+        assert_eq!(parse(Value::from(12)), Some(Decimal("12".into())));
+        assert_eq!(parse(Value::Boolean(true)), None);
     }
 }

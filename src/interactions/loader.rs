@@ -6,10 +6,41 @@ use async_graphql::dataloader::Loader;
 use entity::interaction;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QueryResult, QuerySelect, Statement,
 };
 use std::collections::HashMap;
+
+/// An interaction row decoded column by column, so that metadata that cannot
+/// be decoded (nested deeper than serde_json reads, written before metadata
+/// depth was bounded, or by hand) costs only that metadata: it is logged
+/// and served as `null`, and the row — and the page around it — is served.
+/// Every read of interactions for a client goes through this.
+pub struct StoredInteraction(pub interaction::Model);
+
+impl FromQueryResult for StoredInteraction {
+    fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        let id: i64 = row.try_get(pre, "id")?;
+        let metadata = match row.try_get::<Option<serde_json::Value>>(pre, "metadata") {
+            Ok(metadata) => metadata,
+            Err(err) => {
+                tracing::warn!(interaction_id = id, error = %err, "undecodable interaction metadata, served as null");
+                None
+            }
+        };
+        Ok(StoredInteraction(interaction::Model {
+            id,
+            lead_id: row.try_get(pre, "lead_id")?,
+            kind: row.try_get(pre, "kind")?,
+            occurred_at: row.try_get(pre, "occurred_at")?,
+            channel: row.try_get(pre, "channel")?,
+            campaign_id: row.try_get(pre, "campaign_id")?,
+            external_id: row.try_get(pre, "external_id")?,
+            metadata,
+            created_at: row.try_get(pre, "created_at")?,
+        }))
+    }
+}
 
 /// A page request for one lead's interactions.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -126,12 +157,16 @@ impl Loader<InteractionPageKey> for InteractionPageLoader {
                     query =
                         query.filter(interaction::Column::Kind.is_in(key.kinds.iter().copied()));
                 }
-                let mut rows = query
+                let mut rows: Vec<interaction::Model> = query
                     .order_by_desc(interaction::Column::OccurredAt)
                     .order_by_desc(interaction::Column::Id)
                     .limit(key.first + 1)
+                    .into_model::<StoredInteraction>()
                     .all(&self.db)
-                    .await?;
+                    .await?
+                    .into_iter()
+                    .map(|s| s.0)
+                    .collect();
                 let has_next = rows.len() as u64 > key.first;
                 rows.truncate(key.first as usize);
                 result.insert(key.clone(), InteractionPage { rows, has_next });
@@ -150,7 +185,7 @@ impl Loader<InteractionPageKey> for InteractionPageLoader {
             for chunk in lead_ids.chunks(LEADS_PER_STATEMENT) {
                 let statement = latest_per_lead(backend, chunk, &kinds, first + 1);
                 for row in self.db.query_all_raw(statement).await? {
-                    let model = interaction::Model::from_query_result(&row, "")?;
+                    let StoredInteraction(model) = StoredInteraction::from_query_result(&row, "")?;
                     pages.entry(model.lead_id).or_default().rows.push(model);
                 }
             }

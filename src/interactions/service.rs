@@ -586,7 +586,11 @@ pub async fn visible_interaction(
     loaders: &Loaders,
     id: i64,
 ) -> AppResult<Option<Interaction>> {
-    let Some(model) = interaction::Entity::find_by_id(id).one(&db.read).await? else {
+    let Some(super::loader::StoredInteraction(model)) = interaction::Entity::find_by_id(id)
+        .into_model()
+        .one(&db.read)
+        .await?
+    else {
         return Ok(None);
     };
     Ok(loaders
@@ -608,6 +612,7 @@ pub async fn page_for_lead(
     kinds: Option<Vec<InteractionKind>>,
 ) -> AppResult<InteractionConnection> {
     let first = validate::first(first, 20)?;
+    validate::list_len("kinds", kinds.as_ref().map_or(0, Vec::len))?;
     let after = match after {
         None => None,
         Some(cursor) => {

@@ -2,7 +2,7 @@
 //! on a zero denominator, money divided and rounded to cents half away from
 //! zero, ROI, the funnel's per-stage figures, and the period rules.
 
-use chrono::{DateTime, Months, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveTime, Utc};
 
 /// Funnel ranks LEAD = 1 … CUSTOMER = 5, as indexes 0 … 4.
 pub const STAGES: usize = 5;
@@ -36,18 +36,33 @@ pub fn div_round_half_away(numerator: i128, denominator: i128) -> Option<i128> {
 
 /// An amount in cents shared by `count` items, in cents rounded half away
 /// from zero (`costPerX = spend / X`); `None` when `count` is 0.
-pub fn cents_per(total_cents: i64, count: i64) -> Option<i64> {
-    div_round_half_away(i128::from(total_cents), i128::from(count))
-        .and_then(|c| i64::try_from(c).ok())
+///
+/// Money sums are `i128`: one amount is at most `validate::MAX_CENTS`
+/// (~10^14), so a sum of many no longer fits `i64` safely, but any sum the
+/// database can hold fits `i128` many times over.
+pub fn cents_per(total_cents: i128, count: i64) -> Option<i128> {
+    div_round_half_away(total_cents, i128::from(count))
 }
 
 /// `(revenue − spend) / spend`, `None` when spend is 0.
-pub fn roi(revenue_cents: i64, spend_cents: i64) -> Option<f64> {
+pub fn roi(revenue_cents: i128, spend_cents: i128) -> Option<f64> {
     (spend_cents != 0).then(|| {
-        let gain = i128::from(revenue_cents) - i128::from(spend_cents);
+        let gain = revenue_cents.saturating_sub(spend_cents);
         gain as f64 / spend_cents as f64
     })
 }
+
+/// A sum of amounts the database returns in two parts (see
+/// `kpis::service::money_sum`): `high · 10^6 + low`.
+pub fn join_sum(high: i64, low: i64) -> i128 {
+    i128::from(high) * i128::from(SUM_SPLIT) + i128::from(low)
+}
+
+/// Each amount is summed as `amount / SUM_SPLIT` and `amount % SUM_SPLIT`:
+/// neither sum can overflow a 64-bit integer in SQL (SQLite raises an error
+/// on overflow, PostgreSQL on the cast back to BIGINT) for fewer than 9·10^10
+/// rows, whatever the amounts.
+pub const SUM_SPLIT: i64 = 1_000_000;
 
 /// What the database counts for one group of a cohort.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -95,26 +110,26 @@ pub fn overall_conversion(counts: &CohortCounts) -> Option<f64> {
 /// The cost figures of one group, in cents.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CostFigures {
-    pub spend_cents: i64,
+    pub spend_cents: i128,
     pub leads: i64,
     pub mqls: i64,
     pub sqls: i64,
     pub customers: i64,
-    pub cost_per_lead: Option<i64>,
-    pub cost_per_mql: Option<i64>,
-    pub cost_per_sql: Option<i64>,
-    pub cost_per_customer: Option<i64>,
-    pub revenue_cents: i64,
+    pub cost_per_lead: Option<i128>,
+    pub cost_per_mql: Option<i128>,
+    pub cost_per_sql: Option<i128>,
+    pub cost_per_customer: Option<i128>,
+    pub revenue_cents: i128,
     pub roi: Option<f64>,
 }
 
 pub fn cost_figures(
-    spend_cents: i64,
+    spend_cents: i128,
     leads: i64,
     mqls: i64,
     sqls: i64,
     customers: i64,
-    revenue_cents: i64,
+    revenue_cents: i128,
 ) -> CostFigures {
     CostFigures {
         spend_cents,
@@ -138,6 +153,9 @@ pub enum PeriodError {
     Empty,
     /// More than 5 years (60 calendar months) from `from` to `to`.
     TooLong,
+    /// `to` after 9999-12-31 00:00 UTC: its spend dates would reach year
+    /// 10000, which SQLite, comparing dates as text, orders before 1900.
+    TooLate,
 }
 
 /// A KPI period `[from, to)`: `from < to`, and `to` at most 60 calendar
@@ -145,6 +163,9 @@ pub enum PeriodError {
 pub fn check_period(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<(), PeriodError> {
     if from >= to {
         return Err(PeriodError::Empty);
+    }
+    if first_day_at_or_after(to).year() > 9999 {
+        return Err(PeriodError::TooLate);
     }
     match from.checked_add_months(Months::new(60)) {
         Some(limit) if to > limit => Err(PeriodError::TooLong),
@@ -209,6 +230,20 @@ mod tests {
     }
 
     #[test]
+    fn money_sums_beyond_i64_stay_exact() {
+        let max = 99_999_999_999_999i64;
+        // 200,000 maximal amounts: far beyond i64::MAX cents.
+        let n = 200_000i64;
+        let total = join_sum(max / SUM_SPLIT * n, max % SUM_SPLIT * n);
+        assert_eq!(total, i128::from(max) * i128::from(n));
+        assert!(total > i128::from(i64::MAX));
+        assert_eq!(cents_per(total, n), Some(i128::from(max)));
+        assert_eq!(roi(total, total), Some(0.0));
+        let f = cost_figures(total, n, 0, 0, 0, total);
+        assert_eq!(f.cost_per_lead, Some(i128::from(max)));
+    }
+
+    #[test]
     fn stage_figures_follow_the_funnel() {
         let counts = CohortCounts {
             new_leads: 10,
@@ -245,6 +280,16 @@ mod tests {
     fn periods() {
         let from = at(2026, 1, 1, 0, 0);
         assert_eq!(check_period(from, from), Err(PeriodError::Empty));
+        let last_day = at(9999, 12, 31, 0, 0);
+        assert_eq!(check_period(at(9999, 1, 1, 0, 0), last_day), Ok(()));
+        assert_eq!(
+            check_period(at(9999, 1, 1, 0, 0), at(9999, 12, 31, 0, 1)),
+            Err(PeriodError::TooLate)
+        );
+        assert_eq!(
+            spend_dates(at(9999, 1, 1, 0, 0), last_day).1,
+            day(9999, 12, 31)
+        );
         assert_eq!(
             check_period(from, at(2025, 1, 1, 0, 0)),
             Err(PeriodError::Empty)
@@ -284,13 +329,16 @@ mod tests {
     proptest! {
         #[test]
         fn rounding_is_nearest_with_halves_away(total in -1_000_000_000i64..1_000_000_000, count in 1i64..10_000) {
-            let q = cents_per(total, count).expect("count > 0");
-            let err = i128::from(q) * i128::from(count) - i128::from(total);
+            let q = cents_per(i128::from(total), count).expect("count > 0");
+            let err = q * i128::from(count) - i128::from(total);
             // Nearest: |q·count − total| ≤ count/2 …
             prop_assert!(2 * err.abs() <= i128::from(count));
             // … and on an exact half, away from zero.
             if 2 * err.abs() == i128::from(count) {
-                prop_assert!(q.signum() == total.signum() && q.abs() * count > total.abs());
+                prop_assert!(
+                    q.signum() == i128::from(total.signum())
+                        && q.abs() * i128::from(count) > i128::from(total.abs())
+                );
             }
         }
 
@@ -307,7 +355,7 @@ mod tests {
 
         #[test]
         fn roi_is_null_exactly_without_spend(revenue in 0i64..1_000_000_000, spend in 0i64..1_000_000_000) {
-            let r = roi(revenue, spend);
+            let r = roi(i128::from(revenue), i128::from(spend));
             prop_assert_eq!(r.is_none(), spend == 0);
             if let Some(r) = r {
                 prop_assert!(r >= -1.0);

@@ -55,6 +55,10 @@ pub fn period(input: &PeriodInput) -> AppResult<Period> {
             "period",
             "a period spans at most 5 years",
         )),
+        Err(PeriodError::TooLate) => Err(AppError::bad_input(
+            "period",
+            "period.to must be at most 9999-12-31T00:00:00Z",
+        )),
     }
 }
 
@@ -107,6 +111,26 @@ fn read_key(row: &QueryResult, group_by: KpiGroupBy) -> AppResult<Key> {
 fn count(row: &QueryResult, column: &str) -> AppResult<i64> {
     // SUM over no rows is NULL.
     Ok(row.try_get::<Option<i64>>("", column)?.unwrap_or(0))
+}
+
+/// The sum of an amount column as two columns `{alias}_hi`, `{alias}_lo`
+/// that cannot overflow (see [`calc::SUM_SPLIT`]); [`read_money_sum`]
+/// joins them exactly. Amounts are never negative, so `/` and `%` agree on
+/// both databases.
+pub fn money_sum(expr: &str, alias: &str) -> String {
+    let split = calc::SUM_SPLIT;
+    format!(
+        "CAST(SUM(({expr}) / {split}) AS BIGINT) AS {alias}_hi, \
+         CAST(SUM(({expr}) % {split}) AS BIGINT) AS {alias}_lo"
+    )
+}
+
+/// A sum selected by [`money_sum`], in cents.
+pub fn read_money_sum(row: &QueryResult, alias: &str) -> AppResult<i128> {
+    Ok(calc::join_sum(
+        count(row, &format!("{alias}_hi"))?,
+        count(row, &format!("{alias}_lo"))?,
+    ))
 }
 
 /// Days from `earlier` to `later`, as SQL: SQLite reads our RFC 3339 text
@@ -307,34 +331,33 @@ pub async fn cost_per_lead(
         ));
     }
     let (first_day, end_day) = calc::spend_dates(period.from, period.to);
+    let spend = money_sum("s.amount_cents", "spend");
     let spend_sql = match group_by {
-        KpiGroupBy::Channel => {
-            "SELECT c.channel AS k, CAST(SUM(s.amount_cents) AS BIGINT) AS spend \
+        KpiGroupBy::Channel => format!(
+            "SELECT c.channel AS k, {spend} \
              FROM campaign_spend s JOIN campaign c ON c.id = s.campaign_id \
              WHERE s.spent_on >= $1 AND s.spent_on < $2 GROUP BY c.channel"
-        }
-        KpiGroupBy::Campaign => {
-            "SELECT s.campaign_id AS k, CAST(SUM(s.amount_cents) AS BIGINT) AS spend \
+        ),
+        KpiGroupBy::Campaign => format!(
+            "SELECT s.campaign_id AS k, {spend} \
              FROM campaign_spend s \
              WHERE s.spent_on >= $1 AND s.spent_on < $2 GROUP BY s.campaign_id"
-        }
-        _ => {
-            "SELECT CAST(SUM(s.amount_cents) AS BIGINT) AS spend \
+        ),
+        _ => format!(
+            "SELECT {spend} \
              FROM campaign_spend s WHERE s.spent_on >= $1 AND s.spent_on < $2"
-        }
+        ),
     };
-    let spend_rows = query(
-        db,
-        spend_sql.to_owned(),
-        vec![first_day.into(), end_day.into()],
-    )
-    .await?;
+    let spend_rows = query(db, spend_sql, vec![first_day.into(), end_day.into()]).await?;
     let aggregates = format!(
-        "COUNT(*) AS n, {} AS r2, {} AS r3, {} AS r5, \
-         CAST(SUM(CASE WHEN reached_rank >= 5 THEN COALESCE(deal_amount_cents, 0) ELSE 0 END) AS BIGINT) AS revenue",
+        "COUNT(*) AS n, {} AS r2, {} AS r3, {} AS r5, {}",
         reached_sum(2),
         reached_sum(3),
-        reached_sum(5)
+        reached_sum(5),
+        money_sum(
+            "CASE WHEN reached_rank >= 5 THEN COALESCE(deal_amount_cents, 0) ELSE 0 END",
+            "revenue"
+        ),
     );
     let lead_rows = query(
         db,
@@ -343,14 +366,14 @@ pub async fn cost_per_lead(
     )
     .await?;
 
-    // (spend, leads, mqls, sqls, customers, revenue) per group.
-    let mut groups: BTreeMap<Key, [i64; 6]> = BTreeMap::new();
+    // ((spend, revenue), [leads, mqls, sqls, customers]) per group.
+    let mut groups: BTreeMap<Key, ((i128, i128), [i64; 4])> = BTreeMap::new();
     for row in &spend_rows {
-        if group_by == KpiGroupBy::None {
-            groups.entry(Key::All).or_default()[0] = count(row, "spend")?;
-            continue;
-        }
-        groups.entry(read_key(row, group_by)?).or_default()[0] = count(row, "spend")?;
+        let key = match group_by {
+            KpiGroupBy::None => Key::All,
+            _ => read_key(row, group_by)?,
+        };
+        groups.entry(key).or_default().0.0 = read_money_sum(row, "spend")?;
     }
     for row in &lead_rows {
         let n = count(row, "n")?;
@@ -358,11 +381,8 @@ pub async fn cost_per_lead(
             continue;
         }
         let entry = groups.entry(read_key(row, group_by)?).or_default();
-        entry[1] = n;
-        entry[2] = count(row, "r2")?;
-        entry[3] = count(row, "r3")?;
-        entry[4] = count(row, "r5")?;
-        entry[5] = count(row, "revenue")?;
+        entry.0.1 = read_money_sum(row, "revenue")?;
+        entry.1 = [n, count(row, "r2")?, count(row, "r3")?, count(row, "r5")?];
     }
     if group_by == KpiGroupBy::None {
         groups.entry(Key::All).or_default();
@@ -372,12 +392,14 @@ pub async fn cost_per_lead(
     Ok(names
         .into_iter()
         .zip(groups.into_values())
-        .map(|(name, [spend, leads, mqls, sqls, customers, revenue])| {
-            (
-                name,
-                calc::cost_figures(spend, leads, mqls, sqls, customers, revenue),
-            )
-        })
+        .map(
+            |(name, ((spend, revenue), [leads, mqls, sqls, customers]))| {
+                (
+                    name,
+                    calc::cost_figures(spend, leads, mqls, sqls, customers, revenue),
+                )
+            },
+        )
         .collect())
 }
 

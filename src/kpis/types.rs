@@ -141,7 +141,7 @@ impl FunnelGroup {
 
 impl CostRow {
     pub fn new(key: String, label: String, f: &CostFigures, currency: &str) -> Self {
-        let money = |cents: i64| Money::from_cents(cents, currency);
+        let money = |cents: i128| Money::from_cents(cents, currency);
         CostRow {
             key,
             label,

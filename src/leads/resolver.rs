@@ -9,10 +9,10 @@ use super::types::{
 use crate::app::Loaders;
 use crate::error::ApiResult;
 use crate::graphql::pagination::PageInfo;
+use crate::graphql::scalars::Decimal;
 use crate::graphql::{state, viewer};
 use crate::validate;
 use async_graphql::{Context, ID, Object};
-use rust_decimal::Decimal;
 
 #[derive(Default)]
 pub struct LeadQuery;
@@ -122,7 +122,7 @@ impl LeadMutation {
         let request = TransitionRequest {
             to,
             reason,
-            deal_amount,
+            deal_amount: deal_amount.map(|d| d.0),
             expected_version,
         };
         Ok(Lead(

@@ -15,7 +15,6 @@ use crate::graphql::{enum_name, enum_parse};
 use crate::validate;
 use async_graphql::{ID, MaybeUndefined};
 use entity::lead;
-use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -454,7 +453,8 @@ pub fn apply_stage(lead: &mut lead::Model, to: LeadStage, now: chrono::DateTime<
 pub struct TransitionRequest {
     pub to: LeadStage,
     pub reason: Option<String>,
-    pub deal_amount: Option<Decimal>,
+    /// As the client wrote it: `validate::amount_cents` reads it.
+    pub deal_amount: Option<String>,
     pub expected_version: Option<i32>,
 }
 
@@ -469,7 +469,7 @@ pub async fn transition(
     let reason = validate::text("reason", request.reason.as_deref(), validate::MAX_STRING)?;
     let deal_cents = request
         .deal_amount
-        .map(|d| validate::amount_cents("dealAmount", d))
+        .map(|d| validate::amount_cents("dealAmount", &d))
         .transpose()?;
     let txn = db.begin().await?;
     let current = lock(&txn, id).await?;
@@ -647,6 +647,18 @@ pub struct LeadPage {
 }
 
 fn filter_condition(viewer: &Viewer, filter: &LeadFilter) -> AppResult<Condition> {
+    validate::list_lens(&[
+        ("filter.stages", filter.stages.as_ref().map(Vec::len)),
+        ("filter.channels", filter.channels.as_ref().map(Vec::len)),
+        (
+            "filter.personaIds",
+            filter.persona_ids.as_ref().map(Vec::len),
+        ),
+        (
+            "filter.campaignIds",
+            filter.campaign_ids.as_ref().map(Vec::len),
+        ),
+    ])?;
     // The scope is one AND-ed term: filters narrow it, never widen it.
     let mut cond = Condition::all().add(scope_condition(policy::lead_scope(viewer)));
     if let Some(stages) = &filter.stages {
@@ -699,12 +711,7 @@ fn filter_condition(viewer: &Viewer, filter: &LeadFilter) -> AppResult<Condition
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        if search.chars().count() > validate::MAX_STRING {
-            return Err(AppError::bad_input(
-                "filter.search",
-                "filter.search must be at most 256 characters",
-            ));
-        }
+        validate::text("filter.search", Some(search), validate::MAX_STRING)?;
         let escaped = search
             .to_lowercase()
             .replace('\\', "\\\\")
@@ -927,6 +934,7 @@ pub async fn erase(viewer: &Viewer, db: &DatabaseConnection, id: i64) -> AppResu
     next.company = None;
     next.job_title = None;
     next.qual_notes = None;
+    next.qual_timeline = None;
     next.search_text = String::new();
     next.updated_at = validate::now();
     next.version += 1;

@@ -18,7 +18,7 @@ use sea_orm::{
 use serde::Deserialize;
 
 /// At most this many entries in each list of a persona.
-pub const MAX_LIST: usize = 100;
+pub const MAX_LIST: usize = validate::MAX_LIST;
 
 /// A JSON array of strings; anything else reads as empty.
 pub fn strings(value: &serde_json::Value) -> Vec<String> {

@@ -51,7 +51,7 @@ fn rows_per_statement(backend: DbBackend) -> usize {
     }
 }
 /// At most this many values in a FIT condition.
-pub const MAX_VALUES: usize = 100;
+pub const MAX_VALUES: usize = validate::MAX_LIST;
 const SETTINGS_ID: i32 = 1;
 
 // ---------------------------------------------------------------- rules
@@ -584,6 +584,11 @@ impl ScoringContext {
     /// dearly per row fetched, so there the database folds each lead's
     /// interactions into one JSON array; PostgreSQL returns plain rows, which
     /// cost it less than building JSON.
+    ///
+    /// Metadata that cannot be decoded (deeper than serde_json reads: stored
+    /// before its depth was bounded, or by hand) never fails a rescoring: it
+    /// is logged and read as absent. On SQLite such a lead's array is read
+    /// again as plain rows, so only the bad interaction loses its metadata.
     async fn load_facts(
         &self,
         db: &impl ConnectionTrait,
@@ -594,34 +599,53 @@ impl ScoringContext {
             return Ok(facts);
         }
         let backend = db.get_database_backend();
+        if backend == DbBackend::Postgres {
+            return self.plain_facts(db, set).await;
+        }
         let mut sql = Sql::new(backend);
-        let postgres = sql.postgres;
-        sql.push(if postgres {
-            "SELECT lead_id, kind, occurred_at, "
-        } else {
-            "SELECT lead_id, json_group_array(json_array(kind, occurred_at, "
-        });
+        sql.push("SELECT lead_id, json_group_array(json_array(kind, occurred_at, ");
         if self.metadata_kinds.is_empty() {
-            sql.push(if postgres {
-                "CAST(NULL AS json)"
-            } else {
-                "NULL"
-            });
+            sql.push("NULL");
         } else {
             // Metadata travels only where a rule looks at it.
             sql.push("CASE WHEN kind IN ")
                 .list(&self.metadata_kinds)
-                .push(if postgres {
-                    " THEN metadata END"
-                } else {
-                    " THEN json(metadata) END"
-                });
+                .push(" THEN json(metadata) END");
         }
-        sql.push(if postgres {
-            " FROM interaction WHERE "
-        } else {
-            ")) FROM interaction WHERE "
-        });
+        sql.push(")) FROM interaction WHERE ");
+        self.facts_filter(&mut sql, set);
+        sql.push(" GROUP BY lead_id");
+        let mut unreadable = Vec::new();
+        for row in db.query_all_raw(sql.statement(backend)).await? {
+            let lead_id: i64 = row.try_get_by_index(0)?;
+            let json: String = row.try_get_by_index(1)?;
+            let rows: Vec<FactRow> = match serde_json::from_str(&json) {
+                Ok(rows) => rows,
+                Err(err) => {
+                    tracing::warn!(lead_id, error = %err, "undecodable interaction metadata; reading the lead's interactions one by one");
+                    unreadable.push(lead_id);
+                    continue;
+                }
+            };
+            facts.insert(
+                lead_id,
+                rows.into_iter()
+                    .map(|FactRow(kind, occurred_at, metadata)| InteractionFact {
+                        kind,
+                        occurred_at,
+                        metadata,
+                    })
+                    .collect(),
+            );
+        }
+        if !unreadable.is_empty() {
+            facts.extend(self.plain_facts(db, LeadSet::Ids(&unreadable)).await?);
+        }
+        Ok(facts)
+    }
+
+    /// `lead_id IN (…)` or `BETWEEN`, and the kinds the rules read.
+    fn facts_filter(&self, sql: &mut Sql, set: LeadSet<'_>) {
         match set {
             LeadSet::Ids(ids) => {
                 sql.push("lead_id IN (");
@@ -641,33 +665,45 @@ impl ScoringContext {
             }
         }
         sql.push(" AND kind IN ").list(&self.kinds);
-        if !postgres {
-            sql.push(" GROUP BY lead_id");
+    }
+
+    /// The facts as one row per interaction, metadata decoded row by row.
+    async fn plain_facts(
+        &self,
+        db: &impl ConnectionTrait,
+        set: LeadSet<'_>,
+    ) -> AppResult<HashMap<i64, Vec<InteractionFact>>> {
+        let backend = db.get_database_backend();
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT lead_id, kind, occurred_at, ");
+        if self.metadata_kinds.is_empty() {
+            sql.push(if sql.postgres {
+                "CAST(NULL AS json)"
+            } else {
+                "NULL"
+            });
+        } else {
+            sql.push("CASE WHEN kind IN ")
+                .list(&self.metadata_kinds)
+                .push(" THEN metadata END");
         }
+        sql.push(" FROM interaction WHERE ");
+        self.facts_filter(&mut sql, set);
+        let mut facts: HashMap<i64, Vec<InteractionFact>> = HashMap::new();
         for row in db.query_all_raw(sql.statement(backend)).await? {
             let lead_id: i64 = row.try_get_by_index(0)?;
-            if postgres {
-                facts.entry(lead_id).or_default().push(InteractionFact {
-                    kind: row.try_get_by_index(1)?,
-                    occurred_at: row.try_get_by_index(2)?,
-                    metadata: row.try_get_by_index(3)?,
-                });
-                continue;
-            }
-            let json: String = row.try_get_by_index(1)?;
-            let rows: Vec<FactRow> = serde_json::from_str(&json).map_err(|err| {
-                AppError::internal(format!("interactions of lead {lead_id}: {err}"))
-            })?;
-            facts.insert(
-                lead_id,
-                rows.into_iter()
-                    .map(|FactRow(kind, occurred_at, metadata)| InteractionFact {
-                        kind,
-                        occurred_at,
-                        metadata,
-                    })
-                    .collect(),
-            );
+            let metadata = match row.try_get_by_index::<Option<serde_json::Value>>(3) {
+                Ok(metadata) => metadata,
+                Err(err) => {
+                    tracing::warn!(lead_id, error = %err, "undecodable interaction metadata, scored as absent");
+                    None
+                }
+            };
+            facts.entry(lead_id).or_default().push(InteractionFact {
+                kind: row.try_get_by_index(1)?,
+                occurred_at: row.try_get_by_index(2)?,
+                metadata,
+            });
         }
         Ok(facts)
     }

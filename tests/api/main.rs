@@ -13,6 +13,7 @@ mod campaigns;
 mod cli;
 mod helpers;
 mod http;
+mod inputs;
 mod interactions;
 mod kpis;
 mod leads;
