@@ -319,15 +319,22 @@ pub fn classify(error: &mut ServerError, request_id: &str) {
             ext.set("requestId", request_id);
         }
         Some(_) => {}
-        None => ext.set(
-            "code",
-            if limit {
-                "LIMIT_EXCEEDED"
-            } else {
-                "BAD_USER_INPUT"
-            },
-        ),
+        None if limit => ext.set("code", "LIMIT_EXCEEDED"),
+        None => {
+            ext.set("code", "BAD_USER_INPUT");
+            if let Some(field) = argument_of(&error.message) {
+                ext.set("field", field);
+            }
+        }
     }
+}
+
+/// The argument path an async-graphql input error names
+/// (`Invalid value for argument "input.startsOn", …`), for `extensions.field`.
+fn argument_of(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("Invalid value for argument \"")?;
+    let (path, _) = rest.split_once('"')?;
+    (!path.is_empty()).then(|| path.to_owned())
 }
 
 /// The messages of async-graphql's limits (async-graphql 7.2,
@@ -623,6 +630,15 @@ mod tests {
         ));
         let mut error = ServerError::new("Failed to parse \"Decimal\": too many digits", None);
         classify(&mut error, "r");
+        let mut date = ServerError::new(
+            "Invalid value for argument \"input.startsOn\", expected type \"Date\"",
+            None,
+        );
+        classify(&mut date, "r");
+        assert_eq!(
+            date.extensions.unwrap().get("field"),
+            Some(&Value::from("input.startsOn"))
+        );
         assert_eq!(
             error.extensions.unwrap().get("code"),
             Some(&Value::from("BAD_USER_INPUT"))

@@ -24,6 +24,12 @@ impl ScalarType for Date {
         }
     }
 
+    /// Checked during validation too, so the error names the argument
+    /// (`extensions.field`) even when the value came in a variable.
+    fn is_valid(value: &Value) -> bool {
+        Self::parse(value.clone()).is_ok()
+    }
+
     fn to_value(&self) -> Value {
         Value::String(self.0.format("%Y-%m-%d").to_string())
     }
@@ -50,6 +56,11 @@ impl ScalarType for DateTime {
             },
             _ => Err(InputValueError::expected_type(value)),
         }
+    }
+
+    /// As for `Date`: invalid values fail validation, naming the argument.
+    fn is_valid(value: &Value) -> bool {
+        Self::parse(value.clone()).is_ok()
     }
 
     fn to_value(&self) -> Value {

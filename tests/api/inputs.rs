@@ -606,14 +606,24 @@ async fn years_outside_1900_to_9999_are_refused() {
         json!({"id": campaign, "on": "1900-01-01"}),
     )
     .await;
-    for input in [
-        json!({"name": "Old", "channel": "ORGANIC_SEARCH", "startsOn": "1066-10-14"}),
-        json!({"name": "Old", "channel": "ORGANIC_SEARCH", "endsOn": "0500-01-01"}),
+    for (input, field) in [
+        (
+            json!({"name": "Old", "channel": "ORGANIC_SEARCH", "startsOn": "1066-10-14"}),
+            "input.startsOn",
+        ),
+        (
+            json!({"name": "Old", "channel": "ORGANIC_SEARCH", "endsOn": "0500-01-01"}),
+            "input.endsOn",
+        ),
     ] {
-        let code = app
-            .error_code(&t.marketing, CREATE_CAMPAIGN, json!({"input": input}))
+        let body = app
+            .gql(&t.marketing, CREATE_CAMPAIGN, json!({"input": input}))
             .await;
-        assert_eq!(code, "BAD_USER_INPUT", "{input}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
     }
     for filter in [
         json!({"createdFrom": "0001-01-01T00:00:00Z"}),
