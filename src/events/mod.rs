@@ -17,7 +17,6 @@ pub mod types;
 pub use bus::EventBus;
 
 use crate::error::AppResult;
-use crate::graphql::enum_name;
 use crate::leads::lifecycle::LeadStage;
 use entity::{lead, stage_change, stage_event};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait, Statement};
@@ -38,8 +37,8 @@ pub async fn record_stage_change(
     reason: Option<String>,
     at: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<()> {
-    let from = from.map(|s| enum_name(s).to_owned());
-    let to = enum_name(to).to_owned();
+    let from = from.map(|s| s.code().to_owned());
+    let to = to.code().to_owned();
     stage_change::Entity::insert(stage_change::ActiveModel {
         lead_id: Set(lead.id),
         from_stage: Set(from.clone()),

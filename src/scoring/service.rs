@@ -18,7 +18,7 @@ use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
 use crate::error::{AppError, AppResult};
 use crate::events::SCORING_ACTOR;
-use crate::graphql::enum_name;
+use crate::interactions::kind::InteractionKind;
 use crate::leads::lifecycle::LeadStage;
 use crate::personas::fit::{self, PersonaCriteria};
 use crate::validate;
@@ -154,7 +154,9 @@ fn checked(input: &ScoringRuleInput) -> AppResult<(String, engine::Rule)> {
         active: input.active.unwrap_or(true),
         kind: input.kind.into(),
         condition,
-        interaction_kind: input.interaction_kind.map(|k| enum_name(k).to_owned()),
+        interaction_kind: input
+            .interaction_kind
+            .map(|k| InteractionKind::from(k).code().to_owned()),
         metadata_key: validate::text(
             "input.metadataKey",
             input.metadata_key.as_deref(),
@@ -679,7 +681,7 @@ impl ScoringContext {
         mut facts: HashMap<i64, Vec<InteractionFact>>,
         now: DateTime<Utc>,
     ) -> Outcome {
-        let lead_stage = enum_name(LeadStage::Lead);
+        let lead_stage = LeadStage::Lead.code();
         let mut outcome = Outcome {
             scores: Vec::with_capacity(leads.len()),
             changed: Vec::new(),
@@ -825,7 +827,7 @@ async fn promote_many(txn: &impl ConnectionTrait, scored: Vec<LeadScore>) -> App
         return Ok(0);
     }
     let now = validate::now();
-    let (from, to) = (enum_name(LeadStage::Lead), enum_name(LeadStage::Mql));
+    let (from, to) = (LeadStage::Lead.code(), LeadStage::Mql.code());
     let mut scores: HashMap<i64, LeadScore> = scored.into_iter().map(|s| (s.id, s)).collect();
     let current = lead::Entity::find()
         .filter(lead::Column::Id.is_in(scores.keys().copied()))

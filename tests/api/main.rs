@@ -21,4 +21,5 @@ mod merge;
 mod personas;
 mod schema;
 mod scoring;
+mod storage;
 mod subscriptions;
