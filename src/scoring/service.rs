@@ -17,7 +17,7 @@ use crate::app::{AppState, Db, Loaders};
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
 use crate::error::{AppError, AppResult};
-use crate::events::SCORING_ACTOR;
+use crate::events::{self, SCORING_ACTOR};
 use crate::interactions::kind::InteractionKind;
 use crate::leads::lifecycle::LeadStage;
 use crate::personas::fit::{self, PersonaCriteria};
@@ -817,17 +817,16 @@ async fn write_scores(db: &impl ConnectionTrait, rows: &[&LeadScore]) -> AppResu
 
 /// Move many locked LEADs to MQL by `system:scoring` at once, with their
 /// new scores: exactly what `rescore_leads` and `apply_transition` write for
-/// one (scores, stage, milestone, version, `StageChange`, outbox event,
-/// NOTIFY on PostgreSQL, as `events::record_stage_change` does), but one
-/// row version per lead and a few statements per 500 leads instead of five
+/// one (scores, stage, milestone, version; history, outbox event and NOTIFY
+/// on PostgreSQL through `events::record_stage_changes`), but one row
+/// version per lead and a few statements per 500 leads instead of five
 /// statements per lead.
 async fn promote_many(txn: &impl ConnectionTrait, scored: Vec<LeadScore>) -> AppResult<u64> {
-    use entity::{stage_change, stage_event};
     if scored.is_empty() {
         return Ok(0);
     }
     let now = validate::now();
-    let (from, to) = (LeadStage::Lead.code(), LeadStage::Mql.code());
+    let from = LeadStage::Lead.code();
     let mut scores: HashMap<i64, LeadScore> = scored.into_iter().map(|s| (s.id, s)).collect();
     let current = lead::Entity::find()
         .filter(lead::Column::Id.is_in(scores.keys().copied()))
@@ -872,7 +871,6 @@ async fn promote_many(txn: &impl ConnectionTrait, scored: Vec<LeadScore>) -> App
          stage_changed_at = v.stage_changed_at, updated_at = v.updated_at, \
          version = v.next_version, disqualification_reason = NULL"
     );
-    let mut last_seq = None;
     for chunk in pairs.chunks(rows_per_statement(txn.get_database_backend())) {
         let rows = chunk.iter().map(|(before, lead)| {
             vec![
@@ -897,48 +895,19 @@ async fn promote_many(txn: &impl ConnectionTrait, scored: Vec<LeadScore>) -> App
         if updated != chunk.len() as u64 {
             return Err(AppError::conflict("a lead was changed concurrently; retry"));
         }
-        stage_change::Entity::insert_many(chunk.iter().map(|(_, lead)| {
-            stage_change::ActiveModel {
-                lead_id: Set(lead.id),
-                from_stage: Set(Some(from.to_owned())),
-                to_stage: Set(to.to_owned()),
-                at: Set(now),
-                actor: Set(SCORING_ACTOR.to_owned()),
-                reason: Set(None),
-                ..Default::default()
-            }
-        }))
-        .exec_without_returning(txn)
-        .await?;
-        let last = stage_event::Entity::insert_many(chunk.iter().map(|(_, lead)| {
-            stage_event::ActiveModel {
-                lead_id: Set(lead.id),
-                from_stage: Set(Some(from.to_owned())),
-                to_stage: Set(to.to_owned()),
-                actor: Set(SCORING_ACTOR.to_owned()),
-                reason: Set(None),
-                owner_id: Set(lead.owner_id),
-                occurred_at: Set(now),
-                ..Default::default()
-            }
-        }))
-        .exec(txn)
-        .await?
-        .last_insert_id;
-        last_seq = last.or(last_seq);
     }
-    // One NOTIFY wakes every instance's dispatcher, which reads the outbox.
-    if let (DbBackend::Postgres, Some(seq)) = (txn.get_database_backend(), last_seq) {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [
-                crate::events::listener::CHANNEL.into(),
-                seq.to_string().into(),
-            ],
-        ))
-        .await?;
-    }
+    let changes: Vec<_> = pairs
+        .iter()
+        .map(|(_, lead)| events::StageChange {
+            lead,
+            from: Some(LeadStage::Lead),
+            to: LeadStage::Mql,
+            actor: SCORING_ACTOR,
+            reason: None,
+            at: now,
+        })
+        .collect();
+    events::record_stage_changes(txn, &changes).await?;
     Ok(pairs.len() as u64)
 }
 

@@ -9,6 +9,7 @@
 
 mod abuse;
 mod access;
+mod architecture;
 mod campaigns;
 mod helpers;
 mod http;
