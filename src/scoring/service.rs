@@ -85,30 +85,52 @@ pub async fn visible_rule(
         .filter(|r| r.deleted_at.is_none()))
 }
 
-/// The FIT condition stored in a rule row, if it has a readable one.
-pub fn condition(m: &scoring_rule::Model) -> Option<engine::FitCondition> {
-    let field = engine::LeadField::parse(m.condition_field.as_deref()?)?;
-    let op = engine::ConditionOp::parse(m.condition_op.as_deref()?)?;
+/// A stored code of a rule row; an unknown one is a broken database.
+fn stored<T>(
+    m: &scoring_rule::Model,
+    what: &str,
+    code: &str,
+    parse: fn(&str) -> Option<T>,
+) -> AppResult<T> {
+    parse(code).ok_or_else(|| {
+        AppError::Internal(format!(
+            "unknown stored {what} {code:?} in scoring rule {}",
+            m.id
+        ))
+    })
+}
+
+/// The FIT condition stored in a rule row, if it has one.
+pub fn condition(m: &scoring_rule::Model) -> AppResult<Option<engine::FitCondition>> {
+    let (Some(field), Some(op)) = (m.condition_field.as_deref(), m.condition_op.as_deref()) else {
+        return Ok(None);
+    };
+    let field = stored(m, "condition field", field, engine::LeadField::parse)?;
+    let op = stored(m, "condition operator", op, engine::ConditionOp::parse)?;
     let values = m
         .condition_values
         .as_ref()
         .and_then(|v| Vec::<String>::deserialize(v).ok())
         .unwrap_or_default();
-    Some(engine::FitCondition { field, op, values })
+    Ok(Some(engine::FitCondition { field, op, values }))
 }
 
-/// A rule row as the engine sees it; `None` for a row it cannot read.
-pub fn to_engine(m: &scoring_rule::Model) -> Option<engine::Rule> {
-    let Some(kind) = engine::RuleKind::parse(&m.kind) else {
-        tracing::error!(rule_id = m.id, kind = %m.kind, "unknown scoring rule kind in database");
-        return None;
-    };
-    Some(engine::Rule {
+/// The kind stored in a rule row.
+pub fn rule_kind(m: &scoring_rule::Model) -> AppResult<engine::RuleKind> {
+    stored(m, "rule kind", &m.kind, engine::RuleKind::parse)
+}
+
+/// A rule row as the engine sees it.
+pub fn to_engine(m: &scoring_rule::Model) -> AppResult<engine::Rule> {
+    if let Some(code) = &m.interaction_kind {
+        InteractionKind::from_code(code)?;
+    }
+    Ok(engine::Rule {
         id: m.id,
         points: m.points,
         active: m.active,
-        kind,
-        condition: condition(m),
+        kind: rule_kind(m)?,
+        condition: condition(m)?,
         interaction_kind: m.interaction_kind.clone(),
         metadata_key: m.metadata_key.clone(),
         metadata_contains: m.metadata_contains.clone(),
@@ -527,8 +549,8 @@ impl ScoringContext {
             .all(db)
             .await?
             .iter()
-            .filter_map(to_engine)
-            .collect();
+            .map(to_engine)
+            .collect::<AppResult<_>>()?;
         let mut kinds = Vec::new();
         let mut metadata_kinds = Vec::new();
         for rule in rules

@@ -9,7 +9,7 @@
 use super::engine;
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
-use crate::error::{ApiResult, AppError};
+use crate::error::ApiResult;
 use crate::graphql::ids::{NodeType, encode};
 use crate::interactions::{self, types::InteractionKind};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
@@ -119,10 +119,7 @@ impl ScoringRule {
     }
     /// FIT or ENGAGEMENT.
     async fn kind(&self) -> ApiResult<ScoringRuleKind> {
-        let kind = engine::RuleKind::parse(&self.0.kind).ok_or_else(|| {
-            AppError::Internal(format!("unknown stored rule kind {:?}", self.0.kind))
-        })?;
-        Ok(kind.into())
+        Ok(super::service::rule_kind(&self.0)?.into())
     }
     /// Points per match; may be negative.
     async fn points(&self) -> i32 {
@@ -136,7 +133,7 @@ impl ScoringRule {
     /// FIT rules: what the lead's attributes must satisfy. MARKETING and ADMIN only.
     #[graphql(visible = "scoring_readable")]
     async fn condition(&self, ctx: &Context<'_>) -> ApiResult<Option<FitCondition>> {
-        Ok(super::service::condition(self.definition(ctx)?).map(FitCondition::from))
+        Ok(super::service::condition(self.definition(ctx)?)?.map(FitCondition::from))
     }
     /// ENGAGEMENT rules: the kind of interaction that scores. MARKETING and ADMIN only.
     #[graphql(visible = "scoring_readable")]

@@ -2,7 +2,7 @@
 //! a value the code does not know is an internal error, never a default.
 
 use crate::helpers::TestApp;
-use entity::{app_user, interaction, lead, stage_change, stage_event};
+use entity::{app_user, interaction, lead, scoring_rule, stage_change, stage_event};
 use leadgraph::graphql::ids::{NodeType, decode};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
@@ -220,4 +220,106 @@ async fn an_unknown_stored_role_is_an_internal_error() {
         .gql(&t.admin, "{ users { subject role } }", json!({}))
         .await;
     assert_internal(&body);
+}
+
+const CREATE_RULE: &str =
+    "mutation($input: ScoringRuleInput!) { createScoringRule(input: $input) { id } }";
+
+/// A FIT rule and an ENGAGEMENT rule, created through the API.
+async fn two_rules(app: &TestApp, token: &str) {
+    app.ok(
+        token,
+        CREATE_RULE,
+        json!({"input": {"name": "Big", "kind": "FIT", "points": 20,
+                         "condition": {"field": "COMPANY_SIZE", "op": "GTE", "values": ["100"]}}}),
+    )
+    .await;
+    app.ok(
+        token,
+        CREATE_RULE,
+        json!({"input": {"name": "Demo", "kind": "ENGAGEMENT", "points": 30,
+                         "interactionKind": "DEMO_REQUEST"}}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn scoring_rules_store_the_contract_spelling() {
+    let app = TestApp::spawn().await;
+    let t = app.tokens();
+    two_rules(&app, &t.marketing).await;
+    let rules: Vec<_> = scoring_rule::Entity::find()
+        .order_by_asc(scoring_rule::Column::Id)
+        .all(&app.state.db.write)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            (
+                r.kind,
+                r.condition_field,
+                r.condition_op,
+                r.interaction_kind,
+            )
+        })
+        .collect();
+    let s = |v: &str| Some(v.to_owned());
+    assert_eq!(
+        rules,
+        [
+            ("FIT".to_owned(), s("COMPANY_SIZE"), s("GTE"), None),
+            ("ENGAGEMENT".to_owned(), None, None, s("DEMO_REQUEST")),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_stored_rule_code_is_an_internal_error() {
+    let cases = [
+        ("kind = 'BONUS'", "kind = 'FIT'", "kind"),
+        (
+            "condition_op = 'NEAR'",
+            "condition_field IS NOT NULL",
+            "condition { op }",
+        ),
+        (
+            "condition_field = 'AGE'",
+            "condition_field IS NOT NULL",
+            "condition { field }",
+        ),
+        (
+            "interaction_kind = 'TWEET'",
+            "interaction_kind IS NOT NULL",
+            "interactionKind",
+        ),
+    ];
+    for (set, which, field) in cases {
+        let app = TestApp::spawn().await;
+        let t = app.tokens();
+        two_rules(&app, &t.marketing).await;
+        exec(
+            &app,
+            &format!("UPDATE scoring_rule SET {set} WHERE {which}"),
+        )
+        .await;
+        let body = app
+            .gql(
+                &t.marketing,
+                &format!("{{ scoringRules {{ name {field} }} }}"),
+                json!({}),
+            )
+            .await;
+        assert_internal(&body);
+        // Rescoring reads every active rule: it refuses rather than skip one.
+        let body = app
+            .gql(
+                &t.marketing,
+                "mutation($input: CreateLeadInput!) { createLead(input: $input) { id } }",
+                json!({"input": {"email": "rescored@example.com"}}),
+            )
+            .await;
+        assert_internal(&body);
+        let leads = lead::Entity::find().all(&app.state.db.write).await.unwrap();
+        assert!(leads.is_empty(), "nothing is half-written: {leads:?}");
+    }
 }
