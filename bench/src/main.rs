@@ -141,7 +141,7 @@ async fn tokens(args: &Args, sql: &sql::Sql) -> Result<Tokens, String> {
         leadgraph::auth::jwt::JwtKeys::from_config(&config, false).map_err(|e| e.to_string())?;
     let ttl = 24 * 3600;
     let mint = |role: Role, limit: usize, fallback: &'static str| {
-        let name = leadgraph::graphql::enum_name(role);
+        let name = role.code();
         let sql = sql.clone();
         let keys = &keys;
         async move {

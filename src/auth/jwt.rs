@@ -126,7 +126,7 @@ impl JwtKeys {
             .filter(|s| !s.is_empty() && s.len() <= 256)
             .ok_or_else(|| AppError::Unauthenticated("invalid token: bad sub".into()))?;
         let role = text("role")
-            .and_then(|r| crate::graphql::enum_parse::<Role>(&r))
+            .and_then(|r| Role::parse(&r))
             .ok_or_else(|| AppError::Unauthenticated("invalid token: unknown role".into()))?;
         let expires_at = claims
             .get("exp")
@@ -158,7 +158,7 @@ impl JwtKeys {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: subject.to_owned(),
-            role: crate::graphql::enum_name(role).to_owned(),
+            role: role.code().to_owned(),
             exp: now + ttl_secs,
             iat: Some(now),
             name: name.map(str::to_owned),

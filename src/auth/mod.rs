@@ -5,10 +5,10 @@ pub mod policy;
 
 use crate::cli::TokenArgs;
 use crate::config::Config;
-use async_graphql::Enum;
+use crate::error::{AppError, AppResult};
 
 /// What a token may do; see the role table in DESIGN.md §2.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
     /// Everything, including erasure and reassigning any lead.
     Admin,
@@ -18,6 +18,30 @@ pub enum Role {
     Sales,
     /// Write-only ingestion of leads and interactions.
     Ingest,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Marketing, Role::Sales, Role::Ingest];
+
+    /// The stored and token spelling (`app_user.role`, the `role` claim), e.g. `"SALES"`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Admin => "ADMIN",
+            Role::Marketing => "MARKETING",
+            Role::Sales => "SALES",
+            Role::Ingest => "INGEST",
+        }
+    }
+
+    /// The role of a stored code; an unknown one is a broken database.
+    pub fn from_code(code: &str) -> AppResult<Self> {
+        Self::parse(code).ok_or_else(|| AppError::Internal(format!("unknown stored role {code:?}")))
+    }
+
+    /// The role spelled `code`, if any (a token's claim, a CLI argument).
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
 }
 
 /// The authenticated caller of one request or subscription.
@@ -32,7 +56,7 @@ pub struct Viewer {
 
 /// `leadgraph token`: print a signed token for the configured HS256 secret.
 pub fn mint_token_command(config: &Config, args: &TokenArgs) -> Result<(), String> {
-    let role = crate::graphql::enum_parse::<Role>(&args.role.to_uppercase()).ok_or_else(|| {
+    let role = Role::parse(&args.role.to_uppercase()).ok_or_else(|| {
         format!(
             "unknown role {:?}: use ADMIN, MARKETING, SALES or INGEST",
             args.role
@@ -51,4 +75,30 @@ pub fn mint_token_command(config: &Config, args: &TokenArgs) -> Result<(), Strin
         .map_err(|e| e.to_string())?;
     println!("{token}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_codes_are_pinned() {
+        let codes: Vec<_> = Role::ALL.iter().map(|r| (*r, r.code())).collect();
+        assert_eq!(
+            codes,
+            [
+                (Role::Admin, "ADMIN"),
+                (Role::Marketing, "MARKETING"),
+                (Role::Sales, "SALES"),
+                (Role::Ingest, "INGEST"),
+            ]
+        );
+        for role in Role::ALL {
+            assert_eq!(Role::from_code(role.code()).ok(), Some(role));
+        }
+        assert!(matches!(
+            Role::from_code("Admin"),
+            Err(AppError::Internal(m)) if m.contains("\"Admin\"")
+        ));
+    }
 }

@@ -3,7 +3,7 @@
 //! queries turn into SQL, so no query loads a lead it then drops.
 
 use super::{Role, Viewer};
-use crate::interactions::types::InteractionKind;
+use crate::interactions::kind::InteractionKind;
 use crate::leads::lifecycle::{self, Actor, LeadStage, Requirement, TransitionError};
 
 /// Stages SALES sees whoever owns the lead.
@@ -279,11 +279,11 @@ fn capability_text(capability: Capability) -> &'static str {
 }
 
 fn role_name(role: Role) -> &'static str {
-    crate::graphql::enum_name(role)
+    role.code()
 }
 
 fn stage_name(stage: LeadStage) -> &'static str {
-    crate::graphql::enum_name(stage)
+    stage.code()
 }
 
 #[cfg(test)]

@@ -7,9 +7,8 @@ use crate::app::Loaders;
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
 use crate::error::{AppError, AppResult, is_unique_violation};
-use crate::graphql::enum_name;
 use crate::graphql::ids::{self, NodeType};
-use crate::leads::types::Channel;
+use crate::leads::channel::Channel;
 use crate::validate;
 use chrono::NaiveDate;
 use entity::{campaign, campaign_spend};
@@ -43,7 +42,7 @@ fn validate_input(input: &CampaignInput) -> AppResult<Attributes> {
     }
     Ok(Attributes {
         name,
-        channel: input.channel,
+        channel: input.channel.into(),
         starts_on,
         ends_on,
         budget_cents: input
@@ -96,7 +95,7 @@ pub async fn create(
     let now = validate::now();
     let row = campaign::ActiveModel {
         name: Set(a.name),
-        channel: Set(enum_name(a.channel).to_owned()),
+        channel: Set(a.channel.code().to_owned()),
         starts_on: Set(a.starts_on),
         ends_on: Set(a.ends_on),
         budget_cents: Set(a.budget_cents),
@@ -128,7 +127,7 @@ pub async fn update(
         .ok_or_else(|| AppError::not_found("campaign"))?;
     let mut row: campaign::ActiveModel = current.into();
     row.name = Set(a.name);
-    row.channel = Set(enum_name(a.channel).to_owned());
+    row.channel = Set(a.channel.code().to_owned());
     row.starts_on = Set(a.starts_on);
     row.ends_on = Set(a.ends_on);
     row.budget_cents = Set(a.budget_cents);
@@ -226,10 +225,9 @@ pub async fn channels(
         .into_tuple()
         .all(db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, channel)| (id, crate::graphql::enum_from_db(&channel)))
-        .collect())
+    rows.into_iter()
+        .map(|(id, channel)| Ok((id, Channel::from_code(&channel)?)))
+        .collect()
 }
 
 /// The channel of one campaign that must exist; `BAD_USER_INPUT` on `field` otherwise.

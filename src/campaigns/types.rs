@@ -36,8 +36,8 @@ impl Campaign {
         &self.0.name
     }
     /// The channel the campaign runs on; leads it brings default to it.
-    async fn channel(&self) -> Channel {
-        crate::graphql::enum_from_db(&self.0.channel)
+    async fn channel(&self) -> ApiResult<Channel> {
+        Ok(crate::leads::channel::Channel::from_code(&self.0.channel)?.into())
     }
     async fn starts_on(&self) -> Option<Date> {
         self.0.starts_on.map(Date)

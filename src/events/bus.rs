@@ -65,8 +65,8 @@ impl Event {
 }
 
 impl Event {
-    pub fn to_stage(&self) -> LeadStage {
-        crate::graphql::enum_from_db(&self.row.to_stage)
+    pub fn to_stage(&self) -> AppResult<LeadStage> {
+        LeadStage::from_code(&self.row.to_stage)
     }
 }
 
@@ -81,8 +81,15 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// An event whose stage cannot be read is admitted to no one (and logged).
     pub fn admits(&self, row: &stage_event::Model) -> bool {
-        let to: LeadStage = crate::graphql::enum_from_db(&row.to_stage);
+        let to = match LeadStage::from_code(&row.to_stage) {
+            Ok(to) => to,
+            Err(err) => {
+                tracing::error!(seq = row.seq, error = %err, "unreadable outbox event");
+                return false;
+            }
+        };
         self.to_stages.as_ref().is_none_or(|s| s.contains(&to))
             && self.scope.admits(LeadFacts {
                 stage: to,

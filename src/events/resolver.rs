@@ -5,7 +5,7 @@ use super::bus::{Event, FollowError};
 use super::outbox::encode_cursor;
 use super::types::StageChangeEvent;
 use crate::error::{ApiError, ApiResult};
-use crate::leads::lifecycle::LeadStage;
+use crate::leads::types::LeadStage;
 use async_graphql::{Context, ErrorExtensions, Subscription};
 use futures::stream::{BoxStream, StreamExt};
 use std::sync::{Arc, Mutex};
@@ -98,6 +98,7 @@ async fn open(
         return Ok(futures::stream::iter(item).map(convert).boxed());
     }
     let state = crate::graphql::state(ctx);
+    let to_stages = to_stages.map(|stages| stages.into_iter().map(Into::into).collect());
     let events = super::service::subscribe(state, viewer, to_stages, after.as_deref()).await?;
     let events = match ctx.data_opt::<Tap>() {
         Some(tap) => match tap.put(events.boxed()) {

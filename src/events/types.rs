@@ -3,11 +3,12 @@
 use super::bus::Event;
 use super::outbox::encode_cursor;
 use crate::auth::policy;
-use crate::error::AppError;
+use crate::error::{ApiResult, AppError};
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::scalars::DateTime;
-use crate::leads::lifecycle::LeadStage;
+use crate::leads::lifecycle;
 use crate::leads::types::Lead;
+use crate::leads::types::LeadStage;
 use async_graphql::{Context, ErrorExtensions, Object};
 use std::sync::Arc;
 
@@ -30,7 +31,10 @@ impl StageChangeEvent {
     async fn lead(&self, ctx: &Context<'_>) -> async_graphql::Result<Lead> {
         let viewer = crate::graphql::viewer(ctx).map_err(|e| e.to_graphql())?;
         match &self.0.lead {
-            Some(lead) if policy::lead_scope(viewer).admits(crate::leads::service::facts(lead)) => {
+            Some(lead)
+                if policy::lead_scope(viewer)
+                    .admits(crate::leads::service::facts(lead).map_err(|e| e.to_graphql())?) =>
+            {
                 Ok(Lead(lead.clone()))
             }
             _ => {
@@ -47,17 +51,15 @@ impl StageChangeEvent {
     }
 
     /// The stage before the change; `null` for the lead's creation.
-    async fn from(&self) -> Option<LeadStage> {
-        self.0
-            .row
-            .from_stage
-            .as_deref()
-            .map(crate::graphql::enum_from_db)
+    async fn from(&self) -> ApiResult<Option<LeadStage>> {
+        let from = self.0.row.from_stage.as_deref();
+        let from = from.map(lifecycle::LeadStage::from_code).transpose()?;
+        Ok(from.map(Into::into))
     }
 
     /// The stage after the change.
-    async fn to(&self) -> LeadStage {
-        self.0.to_stage()
+    async fn to(&self) -> ApiResult<LeadStage> {
+        Ok(self.0.to_stage()?.into())
     }
 
     /// The JWT subject that made the change, or `system:scoring`.

@@ -11,7 +11,6 @@ pub mod ws;
 
 use crate::auth::Viewer;
 use crate::error::{AppError, AppResult};
-use async_graphql::resolver_utils::EnumType as Enum;
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 /// The query root: every field passes the policy's gate first.
@@ -95,32 +94,4 @@ pub fn viewer<'a>(ctx: &'a Context<'_>) -> AppResult<&'a Viewer> {
 /// The application state of this request.
 pub fn state<'a>(ctx: &'a Context<'_>) -> &'a crate::app::AppState {
     ctx.data_unchecked::<crate::app::AppState>()
-}
-
-/// The GraphQL name of an enum value, e.g. `LeadStage::Mql` → `"MQL"`.
-pub fn enum_name<T: Enum>(value: T) -> &'static str {
-    T::items()
-        .iter()
-        .find(|item| item.value == value)
-        .map(|item| item.name)
-        .unwrap_or("")
-}
-
-/// Parse an enum value from its GraphQL name.
-pub fn enum_parse<T: Enum>(name: &str) -> Option<T> {
-    T::items()
-        .iter()
-        .find(|item| item.name == name)
-        .map(|item| item.value)
-}
-
-/// Parse a stored enum value; a bad one is a database inconsistency.
-pub fn enum_from_db<T: Enum>(name: &str) -> T {
-    match enum_parse(name) {
-        Some(value) => value,
-        None => {
-            tracing::error!(value = name, "unknown enum value in database");
-            T::items()[0].value
-        }
-    }
 }

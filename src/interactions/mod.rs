@@ -2,6 +2,7 @@
 //! recorded one by one, in batches, or by a form capture; idempotent on
 //! `externalId`.
 
+pub mod kind;
 pub mod loader;
 pub mod resolver;
 pub mod service;

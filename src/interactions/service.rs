@@ -1,9 +1,10 @@
 //! Recording interactions, singly, in batches and by form capture.
 
+use super::kind::InteractionKind;
 use super::loader::{InteractionCountKey, InteractionPageKey};
 use super::types::{
     BatchError, BatchResult, CaptureLeadInput, Interaction, InteractionConnection, InteractionEdge,
-    InteractionKind, RecordInteractionInput,
+    RecordInteractionInput,
 };
 use crate::app::Loaders;
 use crate::auth::Viewer;
@@ -11,9 +12,8 @@ use crate::auth::policy::{self, Capability, LeadAction};
 use crate::error::{AppError, AppResult};
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::pagination::{PageInfo, decode_cursor, encode_cursor, from_micros, micros};
-use crate::graphql::{enum_name, enum_parse};
+use crate::leads::channel::Channel;
 use crate::leads::service as leads;
-use crate::leads::types::Channel;
 use crate::validate;
 use entity::{interaction, lead};
 use sea_orm::{
@@ -65,9 +65,9 @@ fn prepare(input: &RecordInteractionInput, prefix: &str) -> AppResult<Prepared> 
         .transpose()?;
     Ok(Prepared {
         lead,
-        kind: input.kind,
+        kind: input.kind.into(),
         occurred_at: input.occurred_at.map(|t| t.0).unwrap_or_else(validate::now),
-        channel: input.channel,
+        channel: input.channel.map(Into::into),
         campaign_id,
         campaign_field: f("campaignId"),
         external_id: validate::text(
@@ -83,9 +83,9 @@ fn prepare(input: &RecordInteractionInput, prefix: &str) -> AppResult<Prepared> 
 fn active(p: &Prepared, lead_id: i64) -> interaction::ActiveModel {
     interaction::ActiveModel {
         lead_id: Set(lead_id),
-        kind: Set(enum_name(p.kind).to_owned()),
+        kind: Set(p.kind.code().to_owned()),
         occurred_at: Set(p.occurred_at),
-        channel: Set(p.channel.map(|c| enum_name(c).to_owned())),
+        channel: Set(p.channel.map(|c| c.code().to_owned())),
         campaign_id: Set(p.campaign_id),
         external_id: Set(p.external_id.clone()),
         metadata: Set(p.metadata.clone()),
@@ -174,21 +174,21 @@ fn answer(
     lead: &lead::Model,
     p: &Prepared,
     stored: interaction::Model,
-) -> interaction::Model {
-    if policy::lead_scope(viewer).admits(leads::facts(lead)) {
-        return stored;
+) -> AppResult<interaction::Model> {
+    if policy::lead_scope(viewer).admits(leads::facts(lead)?) {
+        return Ok(stored);
     }
-    interaction::Model {
+    Ok(interaction::Model {
         id: stored.id,
         lead_id: stored.lead_id,
-        kind: enum_name(p.kind).to_owned(),
+        kind: p.kind.code().to_owned(),
         occurred_at: p.occurred_at,
-        channel: p.channel.map(|c| enum_name(c).to_owned()),
+        channel: p.channel.map(|c| c.code().to_owned()),
         campaign_id: p.campaign_id,
         external_id: p.external_id.clone(),
         metadata: p.metadata.clone(),
         created_at: stored.created_at,
-    }
+    })
 }
 
 /// `recordInteraction`.
@@ -218,10 +218,10 @@ pub async fn record(
         && let Some(existing) = find_by_external_id(&txn, key).await?
     {
         let stored = replay_of(existing, lead.id, &prepared.external_id_field)?;
-        return Ok(answer(viewer, &lead, &prepared, stored));
+        return answer(viewer, &lead, &prepared, stored);
     }
     let (stored, created) = insert_one(&txn, &prepared, lead.id).await?;
-    let answered = answer(viewer, &lead, &prepared, stored);
+    let answered = answer(viewer, &lead, &prepared, stored)?;
     if created {
         crate::scoring::service::rescore_lead(&txn, lead, validate::now()).await?;
     }
@@ -626,7 +626,7 @@ pub async fn page_for_lead(
     let mut kinds: Vec<&'static str> = kinds
         .unwrap_or_default()
         .into_iter()
-        .map(enum_name)
+        .map(InteractionKind::code)
         .collect();
     kinds.sort_unstable();
     kinds.dedup();
@@ -663,5 +663,5 @@ pub async fn page_for_lead(
 
 /// Parse a kind name.
 pub fn kind(name: &str) -> Option<InteractionKind> {
-    enum_parse(name)
+    InteractionKind::parse(name)
 }

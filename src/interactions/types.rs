@@ -1,16 +1,19 @@
 //! GraphQL types of interactions.
 
+use super::kind;
 use crate::app::Loaders;
 use crate::error::{ApiResult, AppError};
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::pagination::PageInfo;
 use crate::graphql::scalars::DateTime;
+use crate::leads::channel;
 use crate::leads::types::{Channel, CreateLeadInput, Lead};
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use entity::interaction;
 
 /// What the lead did (or what sales did with it).
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[graphql(remote = "kind::InteractionKind")]
 pub enum InteractionKind {
     PageVisit,
     FormSubmit,
@@ -42,14 +45,15 @@ impl Interaction {
             AppError::forbidden("the viewer may not see this interaction's lead").into()
         })
     }
-    async fn kind(&self) -> InteractionKind {
-        crate::graphql::enum_from_db(&self.0.kind)
+    async fn kind(&self) -> ApiResult<InteractionKind> {
+        Ok(kind::InteractionKind::from_code(&self.0.kind)?.into())
     }
     async fn occurred_at(&self) -> DateTime {
         DateTime(self.0.occurred_at)
     }
-    async fn channel(&self) -> Option<Channel> {
-        self.0.channel.as_deref().map(crate::graphql::enum_from_db)
+    async fn channel(&self) -> ApiResult<Option<Channel>> {
+        let channel = self.0.channel.as_deref().map(channel::Channel::from_code);
+        Ok(channel.transpose()?.map(Into::into))
     }
     /// The campaign that brought the interaction (`FORBIDDEN` for INGEST,
     /// which reads no campaigns).

@@ -22,11 +22,9 @@ use super::types::{KpiGroupBy, PeriodInput};
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
 use crate::error::{AppError, AppResult};
-use crate::graphql::enum_name;
 use crate::graphql::ids::{self, NodeType};
+use crate::leads::channel::Channel;
 use crate::leads::lifecycle::LeadStage;
-use crate::leads::types::Channel;
-use async_graphql::resolver_utils::EnumType;
 use chrono::{DateTime, Utc};
 use entity::{campaign, persona};
 use sea_orm::{
@@ -89,18 +87,16 @@ fn key_column(group_by: KpiGroupBy) -> Option<&'static str> {
     }
 }
 
-fn channel_key(name: String) -> Key {
-    let position = Channel::items()
-        .iter()
-        .position(|item| item.name == name)
-        .unwrap_or(usize::MAX);
-    Key::Channel(position, name)
+fn channel_key(name: String) -> AppResult<Key> {
+    let channel = Channel::from_code(&name)?;
+    let position = Channel::ALL.iter().take_while(|c| **c != channel).count();
+    Ok(Key::Channel(position, name))
 }
 
 fn read_key(row: &QueryResult, group_by: KpiGroupBy) -> AppResult<Key> {
     Ok(match group_by {
         KpiGroupBy::None => Key::All,
-        KpiGroupBy::Channel => channel_key(row.try_get::<String>("", "k")?),
+        KpiGroupBy::Channel => channel_key(row.try_get::<String>("", "k")?)?,
         KpiGroupBy::Campaign | KpiGroupBy::Persona => match row.try_get::<Option<i64>>("", "k")? {
             Some(id) => Key::Id(id),
             None => Key::Missing,
@@ -173,7 +169,7 @@ fn reached_sum(rank: i32) -> String {
 fn disqualified_sum() -> String {
     format!(
         "SUM(CASE WHEN stage = '{}' THEN 1 ELSE 0 END)",
-        enum_name(LeadStage::Disqualified)
+        LeadStage::Disqualified.code()
     )
 }
 

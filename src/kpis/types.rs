@@ -2,7 +2,8 @@
 
 use super::calc::{self, CohortCounts, CostFigures};
 use crate::graphql::scalars::{DateTime, Money};
-use crate::leads::lifecycle::LeadStage;
+use crate::leads::lifecycle;
+use crate::leads::types::LeadStage;
 use async_graphql::{Enum, InputObject, SimpleObject};
 
 /// A half-open period `[from, to)` in UTC: `from < to`, at most 5 years.
@@ -127,7 +128,7 @@ impl FunnelGroup {
             stages: calc::stage_figures(counts)
                 .iter()
                 .map(|s| FunnelStage {
-                    stage: LeadStage::FUNNEL[s.index],
+                    stage: lifecycle::LeadStage::FUNNEL[s.index].into(),
                     reached: int(s.reached),
                     conversion_from_previous: s.conversion_from_previous,
                     avg_days_from_previous: s.avg_days_from_previous,

@@ -1,10 +1,10 @@
 //! The stage machine of DESIGN.md §3, as pure data and functions.
 
 use crate::auth::Role;
-use async_graphql::Enum;
+use crate::error::{AppError, AppResult};
 
 /// Where a lead stands in the funnel.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum LeadStage {
     /// Identified contact with a first, faint interest.
     Lead,
@@ -49,6 +49,29 @@ impl LeadStage {
         LeadStage::Customer,
         LeadStage::Disqualified,
     ];
+
+    /// The stored spelling (`lead.stage`, the history and the outbox), e.g. `"MQL"`.
+    pub fn code(self) -> &'static str {
+        match self {
+            LeadStage::Lead => "LEAD",
+            LeadStage::Mql => "MQL",
+            LeadStage::Sql => "SQL",
+            LeadStage::Opportunity => "OPPORTUNITY",
+            LeadStage::Customer => "CUSTOMER",
+            LeadStage::Disqualified => "DISQUALIFIED",
+        }
+    }
+
+    /// The stage of a stored code; an unknown one is a broken database.
+    pub fn from_code(code: &str) -> AppResult<Self> {
+        Self::parse(code)
+            .ok_or_else(|| AppError::Internal(format!("unknown stored lead stage {code:?}")))
+    }
+
+    /// The stage spelled `code`, if any.
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.code() == code)
+    }
 }
 
 /// Who asks for a transition.
@@ -267,6 +290,29 @@ mod tests {
         assert!(matches!(
             check(u(Admin), Opportunity, Lead),
             Err(TransitionError::NotInTable { .. })
+        ));
+    }
+
+    #[test]
+    fn stage_codes_are_pinned() {
+        let codes: Vec<_> = LeadStage::ALL.iter().map(|s| (*s, s.code())).collect();
+        assert_eq!(
+            codes,
+            [
+                (Lead, "LEAD"),
+                (Mql, "MQL"),
+                (Sql, "SQL"),
+                (Opportunity, "OPPORTUNITY"),
+                (Customer, "CUSTOMER"),
+                (Disqualified, "DISQUALIFIED"),
+            ]
+        );
+        for stage in LeadStage::ALL {
+            assert_eq!(LeadStage::from_code(stage.code()).ok(), Some(stage));
+        }
+        assert!(matches!(
+            LeadStage::from_code("mql"),
+            Err(AppError::Internal(m)) if m.contains("\"mql\"")
         ));
     }
 

@@ -1,6 +1,7 @@
 //! Leads: records, queries with keyset pagination, and the lifecycle
 //! (transitions, qualification, assignment) of DESIGN.md §3.
 
+pub mod channel;
 pub mod lifecycle;
 pub mod loader;
 pub mod resolver;

@@ -1,10 +1,9 @@
 //! Lead queries and mutations: get the viewer, call one service, convert.
 
-use super::lifecycle::LeadStage;
 use super::service::{self, TransitionRequest};
 use super::types::{
-    CreateLeadInput, Lead, LeadConnection, LeadEdge, LeadFilter, LeadOrder, QualificationInput,
-    UpdateLeadInput,
+    CreateLeadInput, Lead, LeadConnection, LeadEdge, LeadFilter, LeadOrder, LeadStage,
+    QualificationInput, UpdateLeadInput,
 };
 use crate::app::Loaders;
 use crate::error::ApiResult;
@@ -120,7 +119,7 @@ impl LeadMutation {
     ) -> ApiResult<Lead> {
         let id = service::lead_id(&id, "id")?;
         let request = TransitionRequest {
-            to,
+            to: to.into(),
             reason,
             deal_amount: deal_amount.map(|d| d.0),
             expected_version,

@@ -1,6 +1,7 @@
 //! The work on leads: validation, access through the policy, queries with
 //! keyset pagination, and every lifecycle change in one transaction.
 
+use super::channel::Channel;
 use super::lifecycle::{self, LeadStage, Requirement};
 use super::types::{
     CreateLeadInput, LeadFilter, LeadOrder, LeadOrderField, QualificationInput, SortDirection,
@@ -11,7 +12,6 @@ use crate::auth::{Role, Viewer};
 use crate::error::{AppError, AppResult, is_unique_violation};
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::pagination::{decode_cursor, encode_cursor, from_micros, micros};
-use crate::graphql::{enum_name, enum_parse};
 use crate::validate;
 use async_graphql::{ID, MaybeUndefined};
 use entity::lead;
@@ -27,19 +27,16 @@ pub fn scope_condition(scope: LeadScope) -> Condition {
         LeadScope::All => Condition::all(),
         LeadScope::Nothing => Condition::all().add(Expr::val(1).eq(0)),
         LeadScope::QualifiedOrOwnedBy(user) => Condition::any()
-            .add(
-                lead::Column::Stage
-                    .is_in(policy::SALES_VISIBLE_STAGES.iter().map(|s| enum_name(*s))),
-            )
+            .add(lead::Column::Stage.is_in(policy::SALES_VISIBLE_STAGES.iter().map(|s| s.code())))
             .add(lead::Column::OwnerId.eq(user)),
     }
 }
 
-pub fn facts(lead: &lead::Model) -> LeadFacts {
-    LeadFacts {
-        stage: crate::graphql::enum_from_db(&lead.stage),
+pub fn facts(lead: &lead::Model) -> AppResult<LeadFacts> {
+    Ok(LeadFacts {
+        stage: LeadStage::from_code(&lead.stage)?,
         owner_id: lead.owner_id,
-    }
+    })
 }
 
 fn denied(denied: Denied) -> AppError {
@@ -56,7 +53,7 @@ pub fn authorize(
     lead: &lead::Model,
     action: LeadAction,
 ) -> AppResult<Requirement> {
-    policy::authorize_lead(viewer, facts(lead), action).map_err(denied)
+    policy::authorize_lead(viewer, facts(lead)?, action).map_err(denied)
 }
 
 /// Load a lead for change, locking its row until the transaction ends
@@ -110,7 +107,7 @@ pub struct NewLead {
     pub country: Option<String>,
     pub phone: Option<String>,
     /// `None`: the campaign's channel, else DIRECT (resolved by [`insert`]).
-    pub source_channel: Option<super::types::Channel>,
+    pub source_channel: Option<Channel>,
     pub source_campaign_id: Option<i64>,
     /// Where `sourceCampaignId` was given, for the error when no such campaign exists.
     pub source_campaign_field: String,
@@ -138,7 +135,7 @@ pub fn validate_new(input: &CreateLeadInput, prefix: &str) -> AppResult<NewLead>
         company_size: validate::non_negative(&f("companySize"), input.company_size)?,
         country: validate::country(&f("country"), input.country.as_deref())?,
         phone: s("phone", &input.phone)?,
-        source_channel: input.source_channel,
+        source_channel: input.source_channel.map(Into::into),
         source_campaign_id,
         source_campaign_field: f("sourceCampaignId"),
     })
@@ -183,10 +180,7 @@ async fn duplicate(
 
 /// The source channel of a new lead: the given one, else its campaign's
 /// (which must exist: `BAD_USER_INPUT` otherwise), else DIRECT.
-pub async fn source_channel(
-    txn: &impl ConnectionTrait,
-    new: &NewLead,
-) -> AppResult<super::types::Channel> {
+pub async fn source_channel(txn: &impl ConnectionTrait, new: &NewLead) -> AppResult<Channel> {
     let campaign_channel = match new.source_campaign_id {
         Some(id) => Some(
             crate::campaigns::service::source_channel(txn, id, &new.source_campaign_field).await?,
@@ -196,7 +190,7 @@ pub async fn source_channel(
     Ok(new
         .source_channel
         .or(campaign_channel)
-        .unwrap_or(super::types::Channel::Direct))
+        .unwrap_or(Channel::Direct))
 }
 
 /// The argument path of the new lead's email: a sibling of its
@@ -237,7 +231,7 @@ pub async fn insert(
         country: new.country,
         phone: new.phone,
         search_text: String::new(),
-        stage: enum_name(LeadStage::Lead).to_owned(),
+        stage: LeadStage::Lead.code().to_owned(),
         reached_rank: 1,
         score: 0,
         fit_score: 0,
@@ -245,7 +239,7 @@ pub async fn insert(
         score_breakdown: Default::default(),
         persona_id: None,
         icp_fit: None,
-        source_channel: enum_name(channel).to_owned(),
+        source_channel: channel.code().to_owned(),
         source_campaign_id: new.source_campaign_id,
         owner_id,
         qual_budget: false,
@@ -443,7 +437,7 @@ pub fn apply_stage(lead: &mut lead::Model, to: LeadStage, now: chrono::DateTime<
     if let Some(rank) = to.rank() {
         lead.reached_rank = std::cmp::max(lead.reached_rank, rank);
     }
-    lead.stage = enum_name(to).to_owned();
+    lead.stage = to.code().to_owned();
     lead.stage_changed_at = now;
     lead.updated_at = now;
     lead.version += 1;
@@ -475,7 +469,7 @@ pub async fn transition(
     let current = lock(&txn, id).await?;
     // Who may touch the lead comes before its version, the move after it.
     let action = LeadAction::Transition { to: request.to };
-    policy::may_act_on(viewer, facts(&current), action).map_err(denied)?;
+    policy::may_act_on(viewer, facts(&current)?, action).map_err(denied)?;
     check_version(&current, request.expected_version)?;
     let requirement = authorize(viewer, &current, action)?;
     match requirement {
@@ -529,7 +523,7 @@ pub async fn apply_transition(
     deal_cents: Option<i64>,
 ) -> AppResult<lead::Model> {
     let now = validate::now();
-    let from: LeadStage = crate::graphql::enum_from_db(&current.stage);
+    let from = LeadStage::from_code(&current.stage)?;
     let mut next = current.clone();
     apply_stage(&mut next, to, now);
     if let Some(cents) = deal_cents {
@@ -578,7 +572,7 @@ pub async fn qualify(
     let complete =
         lifecycle::missing_bant(saved.qual_budget, saved.qual_need, saved.qual_authority)
             .is_empty();
-    if complete && saved.stage == enum_name(LeadStage::Mql) {
+    if complete && saved.stage == LeadStage::Mql.code() {
         saved = apply_transition(&txn, saved, LeadStage::Sql, &viewer.subject, None, None).await?;
     }
     txn.commit().await?;
@@ -662,7 +656,8 @@ fn filter_condition(viewer: &Viewer, filter: &LeadFilter) -> AppResult<Condition
     // The scope is one AND-ed term: filters narrow it, never widen it.
     let mut cond = Condition::all().add(scope_condition(policy::lead_scope(viewer)));
     if let Some(stages) = &filter.stages {
-        cond = cond.add(lead::Column::Stage.is_in(stages.iter().map(|s| enum_name(*s))));
+        cond =
+            cond.add(lead::Column::Stage.is_in(stages.iter().map(|s| LeadStage::from(*s).code())));
     }
     if let Some(owner) = &filter.owner_id {
         cond = cond.add(lead::Column::OwnerId.eq(ids::decode(
@@ -691,7 +686,9 @@ fn filter_condition(viewer: &Viewer, filter: &LeadFilter) -> AppResult<Condition
         cond = cond.add(lead::Column::SourceCampaignId.is_in(ids));
     }
     if let Some(channels) = &filter.channels {
-        cond = cond.add(lead::Column::SourceChannel.is_in(channels.iter().map(|c| enum_name(*c))));
+        cond = cond.add(
+            lead::Column::SourceChannel.is_in(channels.iter().map(|c| Channel::from(*c).code())),
+        );
     }
     if let Some(min) = filter.score_min {
         cond = cond.add(lead::Column::Score.gte(min));
@@ -813,14 +810,12 @@ pub fn lead_id(id: &ID, field: &str) -> AppResult<i64> {
 
 /// Parse a stage name (for the `to` of stored events).
 pub fn stage(name: &str) -> Option<LeadStage> {
-    enum_parse(name)
+    LeadStage::parse(name)
 }
 
 /// Rank for "the more advanced stage" of a merge: DISQUALIFIED is least.
-fn advancement(stage: &str) -> i32 {
-    enum_parse::<LeadStage>(stage)
-        .and_then(LeadStage::rank)
-        .unwrap_or(0)
+fn advancement(stage: &str) -> AppResult<i32> {
+    Ok(LeadStage::from_code(stage)?.rank().unwrap_or(0))
 }
 
 fn earliest(
@@ -901,8 +896,8 @@ pub async fn merge(
         .await?;
     lead::Entity::delete_by_id(duplicate_id).exec(&txn).await?;
     let mut saved = save(&txn, &primary, next).await?;
-    if advancement(&duplicate.stage) > advancement(&primary.stage) {
-        let to: LeadStage = crate::graphql::enum_from_db(&duplicate.stage);
+    if advancement(&duplicate.stage)? > advancement(&primary.stage)? {
+        let to = LeadStage::from_code(&duplicate.stage)?;
         let reason = Some(format!(
             "merged with {}",
             ids::encode(NodeType::Lead, duplicate_id).0

@@ -1,8 +1,8 @@
 //! GraphQL types of leads.
 
-use super::lifecycle::LeadStage;
+use super::{channel, lifecycle};
 use crate::app::{AppState, Loaders};
-use crate::error::ApiResult;
+use crate::error::{ApiResult, AppError};
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::pagination::PageInfo;
 use crate::graphql::scalars::{DateTime, Money};
@@ -13,8 +13,27 @@ use async_graphql::{
 };
 use entity::lead;
 
+/// Where a lead stands in the funnel.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[graphql(remote = "lifecycle::LeadStage")]
+pub enum LeadStage {
+    /// Identified contact with a first, faint interest.
+    Lead,
+    /// Marketing-qualified: enough engagement and fit.
+    Mql,
+    /// Sales-qualified: budget, need and authority confirmed.
+    Sql,
+    /// In negotiation.
+    Opportunity,
+    /// Bought.
+    Customer,
+    /// Out of the funnel, with a reason; may be recycled.
+    Disqualified,
+}
+
 /// Where a lead came from.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[graphql(remote = "channel::Channel")]
 pub enum Channel {
     OrganicSearch,
     PaidSearch,
@@ -60,15 +79,20 @@ pub struct StageChange {
     pub reason: Option<String>,
 }
 
-impl From<entity::stage_change::Model> for StageChange {
-    fn from(m: entity::stage_change::Model) -> Self {
-        StageChange {
-            from: m.from_stage.as_deref().map(crate::graphql::enum_from_db),
-            to: crate::graphql::enum_from_db(&m.to_stage),
+impl TryFrom<entity::stage_change::Model> for StageChange {
+    type Error = AppError;
+
+    fn try_from(m: entity::stage_change::Model) -> Result<Self, AppError> {
+        Ok(StageChange {
+            from: match m.from_stage.as_deref() {
+                Some(code) => Some(lifecycle::LeadStage::from_code(code)?.into()),
+                None => None,
+            },
+            to: lifecycle::LeadStage::from_code(&m.to_stage)?.into(),
             at: DateTime(m.at),
             actor: m.actor,
             reason: m.reason,
-        }
+        })
     }
 }
 
@@ -106,8 +130,8 @@ impl Lead {
     async fn phone(&self) -> Option<&str> {
         self.0.phone.as_deref()
     }
-    async fn stage(&self) -> LeadStage {
-        crate::graphql::enum_from_db(&self.0.stage)
+    async fn stage(&self) -> ApiResult<LeadStage> {
+        Ok(lifecycle::LeadStage::from_code(&self.0.stage)?.into())
     }
     /// `fitScore + engagementScore`.
     async fn score(&self) -> i32 {
@@ -157,8 +181,8 @@ impl Lead {
     async fn icp_fit(&self) -> Option<f64> {
         self.0.icp_fit
     }
-    async fn source_channel(&self) -> Channel {
-        crate::graphql::enum_from_db(&self.0.source_channel)
+    async fn source_channel(&self) -> ApiResult<Channel> {
+        Ok(channel::Channel::from_code(&self.0.source_channel)?.into())
     }
     /// The campaign of the first touch.
     async fn source_campaign(
@@ -178,7 +202,12 @@ impl Lead {
             return Ok(None);
         };
         let loaders = ctx.data_unchecked::<Loaders>();
-        Ok(loaders.users.load_one(owner).await?.map(User::from))
+        Ok(loaders
+            .users
+            .load_one(owner)
+            .await?
+            .map(User::try_from)
+            .transpose()?)
     }
     async fn qualification(&self) -> Qualification {
         Qualification {
@@ -209,10 +238,14 @@ impl Lead {
         kinds: Option<Vec<InteractionKind>>,
     ) -> ApiResult<InteractionConnection> {
         let loaders = ctx.data_unchecked::<Loaders>();
-        Ok(
-            crate::interactions::service::page_for_lead(loaders, self.0.id, first, after, kinds)
-                .await?,
+        Ok(crate::interactions::service::page_for_lead(
+            loaders,
+            self.0.id,
+            first,
+            after,
+            kinds.map(|kinds| kinds.into_iter().map(Into::into).collect()),
         )
+        .await?)
     }
     /// Oldest first; the first entry is the creation (`from: null`).
     async fn stage_history(&self, ctx: &Context<'_>) -> ApiResult<Vec<StageChange>> {
@@ -221,8 +254,8 @@ impl Lead {
         Ok(rows
             .unwrap_or_default()
             .into_iter()
-            .map(Into::into)
-            .collect())
+            .map(StageChange::try_from)
+            .collect::<Result<_, _>>()?)
     }
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)

@@ -17,8 +17,8 @@ use crate::app::{AppState, Db, Loaders};
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
 use crate::error::{AppError, AppResult};
-use crate::events::SCORING_ACTOR;
-use crate::graphql::enum_name;
+use crate::events::{self, SCORING_ACTOR};
+use crate::interactions::kind::InteractionKind;
 use crate::leads::lifecycle::LeadStage;
 use crate::personas::fit::{self, PersonaCriteria};
 use crate::validate;
@@ -85,30 +85,52 @@ pub async fn visible_rule(
         .filter(|r| r.deleted_at.is_none()))
 }
 
-/// The FIT condition stored in a rule row, if it has a readable one.
-pub fn condition(m: &scoring_rule::Model) -> Option<engine::FitCondition> {
-    let field = engine::LeadField::parse(m.condition_field.as_deref()?)?;
-    let op = engine::ConditionOp::parse(m.condition_op.as_deref()?)?;
+/// A stored code of a rule row; an unknown one is a broken database.
+fn stored<T>(
+    m: &scoring_rule::Model,
+    what: &str,
+    code: &str,
+    parse: fn(&str) -> Option<T>,
+) -> AppResult<T> {
+    parse(code).ok_or_else(|| {
+        AppError::Internal(format!(
+            "unknown stored {what} {code:?} in scoring rule {}",
+            m.id
+        ))
+    })
+}
+
+/// The FIT condition stored in a rule row, if it has one.
+pub fn condition(m: &scoring_rule::Model) -> AppResult<Option<engine::FitCondition>> {
+    let (Some(field), Some(op)) = (m.condition_field.as_deref(), m.condition_op.as_deref()) else {
+        return Ok(None);
+    };
+    let field = stored(m, "condition field", field, engine::LeadField::parse)?;
+    let op = stored(m, "condition operator", op, engine::ConditionOp::parse)?;
     let values = m
         .condition_values
         .as_ref()
         .and_then(|v| Vec::<String>::deserialize(v).ok())
         .unwrap_or_default();
-    Some(engine::FitCondition { field, op, values })
+    Ok(Some(engine::FitCondition { field, op, values }))
 }
 
-/// A rule row as the engine sees it; `None` for a row it cannot read.
-pub fn to_engine(m: &scoring_rule::Model) -> Option<engine::Rule> {
-    let Some(kind) = engine::RuleKind::parse(&m.kind) else {
-        tracing::error!(rule_id = m.id, kind = %m.kind, "unknown scoring rule kind in database");
-        return None;
-    };
-    Some(engine::Rule {
+/// The kind stored in a rule row.
+pub fn rule_kind(m: &scoring_rule::Model) -> AppResult<engine::RuleKind> {
+    stored(m, "rule kind", &m.kind, engine::RuleKind::parse)
+}
+
+/// A rule row as the engine sees it.
+pub fn to_engine(m: &scoring_rule::Model) -> AppResult<engine::Rule> {
+    if let Some(code) = &m.interaction_kind {
+        InteractionKind::from_code(code)?;
+    }
+    Ok(engine::Rule {
         id: m.id,
         points: m.points,
         active: m.active,
-        kind,
-        condition: condition(m),
+        kind: rule_kind(m)?,
+        condition: condition(m)?,
         interaction_kind: m.interaction_kind.clone(),
         metadata_key: m.metadata_key.clone(),
         metadata_contains: m.metadata_contains.clone(),
@@ -154,7 +176,9 @@ fn checked(input: &ScoringRuleInput) -> AppResult<(String, engine::Rule)> {
         active: input.active.unwrap_or(true),
         kind: input.kind.into(),
         condition,
-        interaction_kind: input.interaction_kind.map(|k| enum_name(k).to_owned()),
+        interaction_kind: input
+            .interaction_kind
+            .map(|k| InteractionKind::from(k).code().to_owned()),
         metadata_key: validate::text(
             "input.metadataKey",
             input.metadata_key.as_deref(),
@@ -525,8 +549,8 @@ impl ScoringContext {
             .all(db)
             .await?
             .iter()
-            .filter_map(to_engine)
-            .collect();
+            .map(to_engine)
+            .collect::<AppResult<_>>()?;
         let mut kinds = Vec::new();
         let mut metadata_kinds = Vec::new();
         for rule in rules
@@ -715,7 +739,7 @@ impl ScoringContext {
         mut facts: HashMap<i64, Vec<InteractionFact>>,
         now: DateTime<Utc>,
     ) -> Outcome {
-        let lead_stage = enum_name(LeadStage::Lead);
+        let lead_stage = LeadStage::Lead.code();
         let mut outcome = Outcome {
             scores: Vec::with_capacity(leads.len()),
             changed: Vec::new(),
@@ -851,17 +875,16 @@ async fn write_scores(db: &impl ConnectionTrait, rows: &[&LeadScore]) -> AppResu
 
 /// Move many locked LEADs to MQL by `system:scoring` at once, with their
 /// new scores: exactly what `rescore_leads` and `apply_transition` write for
-/// one (scores, stage, milestone, version, `StageChange`, outbox event,
-/// NOTIFY on PostgreSQL, as `events::record_stage_change` does), but one
-/// row version per lead and a few statements per 500 leads instead of five
+/// one (scores, stage, milestone, version; history, outbox event and NOTIFY
+/// on PostgreSQL through `events::record_stage_changes`), but one row
+/// version per lead and a few statements per 500 leads instead of five
 /// statements per lead.
 async fn promote_many(txn: &impl ConnectionTrait, scored: Vec<LeadScore>) -> AppResult<u64> {
-    use entity::{stage_change, stage_event};
     if scored.is_empty() {
         return Ok(0);
     }
     let now = validate::now();
-    let (from, to) = (enum_name(LeadStage::Lead), enum_name(LeadStage::Mql));
+    let from = LeadStage::Lead.code();
     let mut scores: HashMap<i64, LeadScore> = scored.into_iter().map(|s| (s.id, s)).collect();
     let current = lead::Entity::find()
         .filter(lead::Column::Id.is_in(scores.keys().copied()))
@@ -906,7 +929,6 @@ async fn promote_many(txn: &impl ConnectionTrait, scored: Vec<LeadScore>) -> App
          stage_changed_at = v.stage_changed_at, updated_at = v.updated_at, \
          version = v.next_version, disqualification_reason = NULL"
     );
-    let mut last_seq = None;
     for chunk in pairs.chunks(rows_per_statement(txn.get_database_backend())) {
         let rows = chunk.iter().map(|(before, lead)| {
             vec![
@@ -931,48 +953,19 @@ async fn promote_many(txn: &impl ConnectionTrait, scored: Vec<LeadScore>) -> App
         if updated != chunk.len() as u64 {
             return Err(AppError::conflict("a lead was changed concurrently; retry"));
         }
-        stage_change::Entity::insert_many(chunk.iter().map(|(_, lead)| {
-            stage_change::ActiveModel {
-                lead_id: Set(lead.id),
-                from_stage: Set(Some(from.to_owned())),
-                to_stage: Set(to.to_owned()),
-                at: Set(now),
-                actor: Set(SCORING_ACTOR.to_owned()),
-                reason: Set(None),
-                ..Default::default()
-            }
-        }))
-        .exec_without_returning(txn)
-        .await?;
-        let last = stage_event::Entity::insert_many(chunk.iter().map(|(_, lead)| {
-            stage_event::ActiveModel {
-                lead_id: Set(lead.id),
-                from_stage: Set(Some(from.to_owned())),
-                to_stage: Set(to.to_owned()),
-                actor: Set(SCORING_ACTOR.to_owned()),
-                reason: Set(None),
-                owner_id: Set(lead.owner_id),
-                occurred_at: Set(now),
-                ..Default::default()
-            }
-        }))
-        .exec(txn)
-        .await?
-        .last_insert_id;
-        last_seq = last.or(last_seq);
     }
-    // One NOTIFY wakes every instance's dispatcher, which reads the outbox.
-    if let (DbBackend::Postgres, Some(seq)) = (txn.get_database_backend(), last_seq) {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [
-                crate::events::listener::CHANNEL.into(),
-                seq.to_string().into(),
-            ],
-        ))
-        .await?;
-    }
+    let changes: Vec<_> = pairs
+        .iter()
+        .map(|(_, lead)| events::StageChange {
+            lead,
+            from: Some(LeadStage::Lead),
+            to: LeadStage::Mql,
+            actor: SCORING_ACTOR,
+            reason: None,
+            at: now,
+        })
+        .collect();
+    events::record_stage_changes(txn, &changes).await?;
     Ok(pairs.len() as u64)
 }
 

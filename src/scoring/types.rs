@@ -11,7 +11,7 @@ use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
 use crate::error::ApiResult;
 use crate::graphql::ids::{NodeType, encode};
-use crate::interactions::types::InteractionKind;
+use crate::interactions::{self, types::InteractionKind};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use entity::scoring_rule;
 
@@ -118,10 +118,8 @@ impl ScoringRule {
         &self.0.name
     }
     /// FIT or ENGAGEMENT.
-    async fn kind(&self) -> ScoringRuleKind {
-        engine::RuleKind::parse(&self.0.kind)
-            .unwrap_or(engine::RuleKind::Fit)
-            .into()
+    async fn kind(&self) -> ApiResult<ScoringRuleKind> {
+        Ok(super::service::rule_kind(&self.0)?.into())
     }
     /// Points per match; may be negative.
     async fn points(&self) -> i32 {
@@ -135,16 +133,14 @@ impl ScoringRule {
     /// FIT rules: what the lead's attributes must satisfy. MARKETING and ADMIN only.
     #[graphql(visible = "scoring_readable")]
     async fn condition(&self, ctx: &Context<'_>) -> ApiResult<Option<FitCondition>> {
-        Ok(super::service::condition(self.definition(ctx)?).map(FitCondition::from))
+        Ok(super::service::condition(self.definition(ctx)?)?.map(FitCondition::from))
     }
     /// ENGAGEMENT rules: the kind of interaction that scores. MARKETING and ADMIN only.
     #[graphql(visible = "scoring_readable")]
     async fn interaction_kind(&self, ctx: &Context<'_>) -> ApiResult<Option<InteractionKind>> {
-        Ok(self
-            .definition(ctx)?
-            .interaction_kind
-            .as_deref()
-            .map(crate::graphql::enum_from_db))
+        let kind = self.definition(ctx)?.interaction_kind.as_deref();
+        let kind = kind.map(interactions::kind::InteractionKind::from_code);
+        Ok(kind.transpose()?.map(Into::into))
     }
     /// ENGAGEMENT rules: only interactions whose metadata has this key count.
     /// MARKETING and ADMIN only.

@@ -9,8 +9,7 @@
 use super::writer::{Table, sync_sequence, table_exists};
 use super::{PickUniform, Window};
 use crate::error::AppResult;
-use crate::graphql::enum_name;
-use crate::leads::types::Channel;
+use crate::leads::channel::Channel;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -105,7 +104,7 @@ impl Campaigns {
                     id,
                     name: format!(
                         "{} {} #{id}",
-                        enum_name(*channel).replace('_', " ").to_lowercase(),
+                        channel.code().replace('_', " ").to_lowercase(),
                         THEMES.pick_uniform(rng)
                     ),
                     channel: *channel,
@@ -131,7 +130,7 @@ impl Campaigns {
             campaigns.push(vec![
                 c.id.into(),
                 c.name.clone().into(),
-                enum_name(c.channel).into(),
+                c.channel.code().into(),
                 Value::from(day(c.starts)),
                 Value::from(day(c.ends) - Duration::days(1)),
                 Value::from(c.budget_cents),

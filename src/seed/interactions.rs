@@ -7,9 +7,9 @@ use super::leads::SeededLead;
 use super::names::*;
 use super::writer::Table;
 use super::{Pick, PickUniform, Window};
-use crate::graphql::enum_name;
-use crate::interactions::types::InteractionKind;
-use crate::leads::types::Channel;
+use crate::error::AppResult;
+use crate::interactions::kind::InteractionKind;
+use crate::leads::channel::Channel;
 use chrono::{DateTime, Duration, Utc};
 use entity::interaction;
 use rand::Rng;
@@ -152,9 +152,9 @@ pub fn for_lead(
     window: &Window,
     campaigns: &Campaigns,
     rng: &mut StdRng,
-) -> Vec<interaction::Model> {
+) -> AppResult<Vec<interaction::Model>> {
     let m = &lead.model;
-    let source: Channel = crate::graphql::enum_from_db(&m.source_channel);
+    let source = Channel::from_code(&m.source_channel)?;
     let horizon = std::cmp::min(window.end, m.created_at + Duration::days(365));
     let kinds = if m.reached_rank >= 2 { ENGAGED } else { EARLY };
     let mut rows: Vec<(DateTime<Utc>, InteractionKind)> = Vec::with_capacity(count as usize);
@@ -173,7 +173,8 @@ pub fn for_lead(
         rows.push((at, kind));
     }
     rows.sort_by_key(|(at, _)| *at);
-    rows.into_iter()
+    Ok(rows
+        .into_iter()
         .enumerate()
         .map(|(i, (at, kind))| {
             *next_id += 1;
@@ -181,16 +182,16 @@ pub fn for_lead(
             interaction::Model {
                 id: *next_id,
                 lead_id: m.id,
-                kind: enum_name(kind).to_owned(),
+                kind: kind.code().to_owned(),
                 occurred_at: at,
-                channel: channel.map(|c| enum_name(c).to_owned()),
+                channel: channel.map(|c| c.code().to_owned()),
                 campaign_id: campaigns.for_interaction(channel, at, rng),
                 external_id: None,
                 metadata: metadata(kind, rng),
                 created_at: at,
             }
         })
-        .collect()
+        .collect())
 }
 
 pub fn values(i: &interaction::Model) -> Vec<Value> {

@@ -15,10 +15,9 @@ use super::writer::Table;
 use super::{Pick, PickUniform, Window};
 use crate::auth::Role;
 use crate::events::SCORING_ACTOR;
-use crate::graphql::enum_name;
+use crate::leads::channel::Channel;
 use crate::leads::lifecycle::LeadStage;
 use crate::leads::service::{apply_stage, search_text};
-use crate::leads::types::Channel;
 use chrono::{DateTime, Duration, Utc};
 use entity::{lead, stage_change};
 use rand::Rng;
@@ -246,7 +245,7 @@ pub fn generate(
                 .random_bool(0.4)
                 .then(|| format!("+49 30 {:07}", rng.random_range(0..10_000_000))),
             search_text: String::new(),
-            stage: enum_name(LeadStage::Lead).to_owned(),
+            stage: LeadStage::Lead.code().to_owned(),
             reached_rank: 1,
             score: 0,
             fit_score: 0,
@@ -254,7 +253,7 @@ pub fn generate(
             score_breakdown: Default::default(),
             persona_id: None,
             icp_fit: None,
-            source_channel: enum_name(source_channel).to_owned(),
+            source_channel: source_channel.code().to_owned(),
             source_campaign_id: campaigns.source_for(source_channel, created_at, rng),
             owner_id,
             qual_budget: false,
@@ -279,7 +278,7 @@ pub fn generate(
             id: history_id,
             lead_id: id,
             from_stage: None,
-            to_stage: enum_name(LeadStage::Lead).to_owned(),
+            to_stage: LeadStage::Lead.code().to_owned(),
             at: created_at,
             actor: creator,
             reason: None,
@@ -368,8 +367,8 @@ pub fn generate(
             history.push(stage_change::Model {
                 id: history_id,
                 lead_id: id,
-                from_stage: Some(enum_name(stage).to_owned()),
-                to_stage: enum_name(to).to_owned(),
+                from_stage: Some(stage.code().to_owned()),
+                to_stage: to.code().to_owned(),
                 at: next_at,
                 actor,
                 reason,

@@ -247,7 +247,7 @@ pub async fn seed(config: &Config, args: &SeedArgs) -> AppResult<SeedReport> {
                 &window,
                 &campaigns,
                 &mut interaction_rng,
-            ) {
+            )? {
                 interaction_rows.push(interactions::values(&row));
             }
         }

@@ -4,7 +4,6 @@
 
 use super::writer::Table;
 use crate::auth::Role;
-use crate::graphql::enum_name;
 use entity::app_user;
 use sea_orm::Value;
 
@@ -24,10 +23,7 @@ pub const TABLE: Table = Table {
 /// The seeded subject of the `n`-th (1-based) user of `role`, e.g.
 /// `sales-07@seed.leadgraph.test`.
 pub fn subject(role: Role, n: usize) -> String {
-    format!(
-        "{}-{n:02}@seed.leadgraph.test",
-        enum_name(role).to_lowercase()
-    )
+    format!("{}-{n:02}@seed.leadgraph.test", role.code().to_lowercase())
 }
 
 /// The users, by role.
@@ -37,7 +33,7 @@ pub struct Users {
 
 impl Users {
     pub fn of(&self, role: Role) -> Vec<&app_user::Model> {
-        let name = enum_name(role);
+        let name = role.code();
         self.rows.iter().filter(|u| u.role == name).collect()
     }
 }
@@ -57,7 +53,7 @@ pub fn generate(created_at: chrono::DateTime<chrono::Utc>) -> Users {
                 name: Some(format!("{first} {last}")),
                 email: Some(subject.clone()),
                 subject,
-                role: enum_name(role).to_owned(),
+                role: role.code().to_owned(),
                 created_at,
             });
         }

@@ -1,6 +1,6 @@
-use super::{service, types::User};
+use super::service;
+use super::types::{Role, User};
 use crate::app::Loaders;
-use crate::auth::Role;
 use crate::error::ApiResult;
 use crate::graphql::{state, viewer};
 use async_graphql::{Context, Object};
@@ -17,6 +17,6 @@ impl UserQuery {
 
     /// Everyone who has used the API, optionally of one role (not for INGEST).
     async fn users(&self, ctx: &Context<'_>, role: Option<Role>) -> ApiResult<Vec<User>> {
-        Ok(service::list(viewer(ctx)?, &state(ctx).db.read, role).await?)
+        Ok(service::list(viewer(ctx)?, &state(ctx).db.read, role.map(Into::into)).await?)
     }
 }

@@ -85,7 +85,7 @@ pub async fn upsert(
         subject: Set(subject.to_owned()),
         name: Set(name),
         email: Set(email),
-        role: Set(crate::graphql::enum_name(role).to_owned()),
+        role: Set(role.code().to_owned()),
         created_at: Set(crate::validate::now()),
         ..Default::default()
     };
@@ -109,7 +109,12 @@ pub async fn visible_user(viewer: &Viewer, loaders: &Loaders, id: i64) -> AppRes
     if id != viewer.user_id && !policy::allows(viewer.role, policy::Capability::ListUsers) {
         return Ok(None);
     }
-    Ok(loaders.users.load_one(id).await?.map(User::from))
+    loaders
+        .users
+        .load_one(id)
+        .await?
+        .map(User::try_from)
+        .transpose()
 }
 
 pub async fn me(viewer: &Viewer, loaders: &Loaders) -> AppResult<User> {
@@ -117,8 +122,8 @@ pub async fn me(viewer: &Viewer, loaders: &Loaders) -> AppResult<User> {
         .users
         .load_one(viewer.user_id)
         .await?
-        .map(User::from)
-        .ok_or_else(|| AppError::internal("the viewer's user row is missing"))
+        .map(User::try_from)
+        .ok_or_else(|| AppError::internal("the viewer's user row is missing"))?
 }
 
 pub async fn list(
@@ -129,7 +134,12 @@ pub async fn list(
     policy::require(viewer, policy::Capability::ListUsers)?;
     let mut query = app_user::Entity::find().order_by_asc(app_user::Column::Id);
     if let Some(role) = role {
-        query = query.filter(app_user::Column::Role.eq(crate::graphql::enum_name(role)));
+        query = query.filter(app_user::Column::Role.eq(role.code()));
     }
-    Ok(query.all(db).await?.into_iter().map(User::from).collect())
+    query
+        .all(db)
+        .await?
+        .into_iter()
+        .map(User::try_from)
+        .collect()
 }

@@ -1,6 +1,21 @@
-use crate::auth::Role;
+use crate::auth;
+use crate::error::AppError;
 use crate::graphql::ids::{NodeType, encode};
-use async_graphql::{ComplexObject, ID, SimpleObject};
+use async_graphql::{ComplexObject, Enum, ID, SimpleObject};
+
+/// What a token may do; see the role table in DESIGN.md §2.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[graphql(remote = "auth::Role")]
+pub enum Role {
+    /// Everything, including erasure and reassigning any lead.
+    Admin,
+    /// Campaigns, scoring, personas, KPIs; all leads.
+    Marketing,
+    /// Qualified leads (MQL and beyond) and their own.
+    Sales,
+    /// Write-only ingestion of leads and interactions.
+    Ingest,
+}
 
 /// A person (or system) that has called the API with a valid token.
 #[derive(SimpleObject, Clone, Debug)]
@@ -16,15 +31,17 @@ pub struct User {
     pub role: Role,
 }
 
-impl From<entity::app_user::Model> for User {
-    fn from(m: entity::app_user::Model) -> Self {
-        User {
+impl TryFrom<entity::app_user::Model> for User {
+    type Error = AppError;
+
+    fn try_from(m: entity::app_user::Model) -> Result<Self, AppError> {
+        Ok(User {
             db_id: m.id,
+            role: auth::Role::from_code(&m.role)?.into(),
             subject: m.subject,
             name: m.name,
             email: m.email,
-            role: crate::graphql::enum_from_db(&m.role),
-        }
+        })
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod abuse;
 mod access;
+mod architecture;
 mod campaigns;
 mod cli;
 mod helpers;
@@ -24,4 +25,5 @@ mod merge;
 mod personas;
 mod schema;
 mod scoring;
+mod storage;
 mod subscriptions;
