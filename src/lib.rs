@@ -7,6 +7,8 @@ pub mod auth;
 pub mod campaigns;
 pub mod cli;
 pub mod config;
+pub mod cursor;
+pub mod db;
 pub mod error;
 pub mod events;
 pub mod graphql;

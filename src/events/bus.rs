@@ -22,9 +22,9 @@
 //! sequence: events are never silently skipped.
 
 use super::outbox;
-use crate::app::Db;
 use crate::auth::policy::{LeadFacts, LeadScope};
 use crate::config::Config;
+use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::leads::lifecycle::LeadStage;
 use entity::{lead, stage_event};

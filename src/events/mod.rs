@@ -37,15 +37,6 @@ pub struct StageChange<'a> {
     pub at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Rows per multi-row INSERT: a PostgreSQL message stays small enough to be
-/// sent in one write (see `scoring::service::rows_per_statement`).
-fn rows_per_statement(backend: DbBackend) -> usize {
-    match backend {
-        DbBackend::Postgres => 32,
-        _ => 500,
-    }
-}
-
 /// Append a stage change of `lead` (already in its new state) to its history
 /// and to the outbox; see [`record_stage_changes`].
 pub async fn record_stage_change(
@@ -80,7 +71,7 @@ pub async fn record_stage_changes(
 ) -> AppResult<()> {
     let backend = txn.get_database_backend();
     let mut last_seq = None;
-    for chunk in changes.chunks(rows_per_statement(backend)) {
+    for chunk in changes.chunks(crate::db::rows_per_statement(backend)) {
         stage_change::Entity::insert_many(chunk.iter().map(|c| stage_change::ActiveModel {
             lead_id: Set(c.lead.id),
             from_stage: Set(c.from.map(|s| s.code().to_owned())),

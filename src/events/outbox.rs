@@ -5,7 +5,6 @@
 //! `c >= pruned_through` has lost nothing, an older one has.
 
 use crate::error::{AppError, AppResult};
-use crate::graphql::pagination;
 use entity::{event_retention, lead, stage_event};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -18,13 +17,13 @@ const CURSOR_TAG: &str = "ev";
 
 /// The opaque cursor of the event with sequence `seq`.
 pub fn encode_cursor(seq: i64) -> String {
-    pagination::encode_cursor(&[CURSOR_TAG, &seq.to_string()])
+    crate::cursor::encode(&[CURSOR_TAG, &seq.to_string()])
 }
 
 /// The sequence inside a cursor made by [`encode_cursor`].
 pub fn decode_cursor(cursor: &str) -> AppResult<i64> {
     let bad = || AppError::bad_input("after", "after is not a cursor of a stage-change event");
-    let parts = pagination::decode_cursor(cursor, CURSOR_TAG, 1).map_err(|_| bad())?;
+    let parts = crate::cursor::decode(cursor, CURSOR_TAG, 1).ok_or_else(bad)?;
     match parts.first().and_then(|p| p.parse::<i64>().ok()) {
         Some(seq) if seq >= 0 => Ok(seq),
         _ => Err(bad()),
@@ -168,7 +167,7 @@ mod tests {
     fn cursors_round_trip_and_reject_others() {
         assert_eq!(decode_cursor(&encode_cursor(42)).ok(), Some(42));
         assert!(decode_cursor("nope").is_err());
-        assert!(decode_cursor(&pagination::encode_cursor(&["lead", "1"])).is_err());
-        assert!(decode_cursor(&pagination::encode_cursor(&["ev", "-3"])).is_err());
+        assert!(decode_cursor(&crate::cursor::encode(&["lead", "1"])).is_err());
+        assert!(decode_cursor(&crate::cursor::encode(&["ev", "-3"])).is_err());
     }
 }

@@ -582,7 +582,7 @@ fn fill(target: &mut Option<String>, value: &Option<String>) {
 /// An interaction by id, when the viewer may see its lead.
 pub async fn visible_interaction(
     _viewer: &Viewer,
-    db: &crate::app::Db,
+    db: &crate::db::Db,
     loaders: &Loaders,
     id: i64,
 ) -> AppResult<Option<Interaction>> {

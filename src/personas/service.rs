@@ -3,9 +3,10 @@
 
 use super::fit::PersonaCriteria;
 use super::types::PersonaInput;
-use crate::app::{Db, Loaders};
+use crate::app::Loaders;
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
+use crate::db::Db;
 use crate::error::{AppError, AppResult, is_unique_violation};
 use crate::scoring::service::{Selection, rescore_selection};
 use crate::validate;

@@ -13,9 +13,10 @@
 
 use super::engine::{self, Contribution, InteractionFact, LeadAttributes};
 use super::types::ScoringRuleInput;
-use crate::app::{AppState, Db, Loaders};
+use crate::app::{AppState, Loaders};
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
+use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::events::{self, SCORING_ACTOR};
 use crate::interactions::kind::InteractionKind;
@@ -38,18 +39,6 @@ use std::fmt::Write as _;
 pub const DEFAULT_MQL_THRESHOLD: i32 = 50;
 /// Leads per transaction of a bulk rescoring.
 pub const BATCH: u64 = 1000;
-/// Leads per write statement (at most 14 parameters each).
-///
-/// On PostgreSQL a statement's message must fit the socket's initial send
-/// buffer (16 KiB): sqlx does not set `TCP_NODELAY`, so a larger message is
-/// written in parts and its tail waits for the server's delayed ACK (about
-/// 40 ms per statement, measured). SQLite has no such limit.
-fn rows_per_statement(backend: DbBackend) -> usize {
-    match backend {
-        DbBackend::Postgres => 32,
-        _ => 500,
-    }
-}
 /// At most this many values in a FIT condition.
 pub const MAX_VALUES: usize = validate::MAX_LIST;
 const SETTINGS_ID: i32 = 1;
@@ -840,7 +829,7 @@ fn breakdown_from_values(backend: DbBackend) -> &'static str {
     }
 }
 
-/// Write scored columns, a few dozen leads per statement (see [`rows_per_statement`]).
+/// Write scored columns, a few dozen leads per statement (see [`crate::db::rows_per_statement`]).
 async fn write_scores(db: &impl ConnectionTrait, rows: &[&LeadScore]) -> AppResult<()> {
     let breakdown = breakdown_from_values(db.get_database_backend());
     let set = format!(
@@ -856,7 +845,7 @@ async fn write_scores(db: &impl ConnectionTrait, rows: &[&LeadScore]) -> AppResu
         "persona_id",
         "icp_fit",
     ];
-    for chunk in rows.chunks(rows_per_statement(db.get_database_backend())) {
+    for chunk in rows.chunks(crate::db::rows_per_statement(db.get_database_backend())) {
         let values = chunk.iter().map(|row| {
             vec![
                 Value::from(row.id),
@@ -929,7 +918,7 @@ async fn promote_many(txn: &impl ConnectionTrait, scored: Vec<LeadScore>) -> App
          stage_changed_at = v.stage_changed_at, updated_at = v.updated_at, \
          version = v.next_version, disqualification_reason = NULL"
     );
-    for chunk in pairs.chunks(rows_per_statement(txn.get_database_backend())) {
+    for chunk in pairs.chunks(crate::db::rows_per_statement(txn.get_database_backend())) {
         let rows = chunk.iter().map(|(before, lead)| {
             vec![
                 Value::from(lead.id),

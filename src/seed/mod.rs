@@ -30,8 +30,8 @@ pub mod scoring;
 pub mod users;
 pub mod writer;
 
-use crate::app::Db;
 use crate::config::Config;
+use crate::db::Db;
 use crate::error::AppResult;
 use chrono::{DateTime, Duration, Utc};
 use migration::MigratorTrait;

@@ -213,7 +213,7 @@ pub async fn write_rules(db: &impl ConnectionTrait, created_at: DateTime<Utc>) -
 /// Score every seeded lead as the server would at `at` (the window's end, so
 /// the result does not depend on the day the seed runs); returns the leads
 /// rescored.
-pub async fn rescore(db: &crate::app::Db, at: DateTime<Utc>) -> AppResult<u64> {
+pub async fn rescore(db: &crate::db::Db, at: DateTime<Utc>) -> AppResult<u64> {
     Ok(crate::scoring::service::rescore_all(db, at)
         .await?
         .leads_rescored)
