@@ -15,6 +15,7 @@ pub mod graphql;
 pub mod interactions;
 pub mod kpis;
 pub mod leads;
+pub mod patch;
 pub mod personas;
 pub mod scoring;
 pub mod seed;
