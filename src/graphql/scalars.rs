@@ -117,6 +117,17 @@ impl Money {
     }
 }
 
+/// An optional field of an update input: absent keeps, `null` clears.
+impl<T> From<async_graphql::MaybeUndefined<T>> for crate::patch::Patch<T> {
+    fn from(value: async_graphql::MaybeUndefined<T>) -> Self {
+        match value {
+            async_graphql::MaybeUndefined::Undefined => crate::patch::Patch::Keep,
+            async_graphql::MaybeUndefined::Null => crate::patch::Patch::Clear,
+            async_graphql::MaybeUndefined::Value(v) => crate::patch::Patch::Set(v),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,16 +160,5 @@ mod tests {
         );
         assert_eq!(parse(Value::from(12)), Some(Decimal("12".into())));
         assert_eq!(parse(Value::Boolean(true)), None);
-    }
-}
-
-/// An optional field of an update input: absent keeps, `null` clears.
-impl<T> From<async_graphql::MaybeUndefined<T>> for crate::patch::Patch<T> {
-    fn from(value: async_graphql::MaybeUndefined<T>) -> Self {
-        match value {
-            async_graphql::MaybeUndefined::Undefined => crate::patch::Patch::Keep,
-            async_graphql::MaybeUndefined::Null => crate::patch::Patch::Clear,
-            async_graphql::MaybeUndefined::Value(v) => crate::patch::Patch::Set(v),
-        }
     }
 }
