@@ -1,9 +1,12 @@
 //! The command line: `leadgraph [serve|migrate|token|schema|seed]`, every
 //! setting of [`Config`] a flag and an environment variable.
 
+use crate::auth::{Role, jwt::JwtKeys};
 use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::seed::SeedArgs;
 use clap::{Args, Parser, Subcommand};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -29,7 +32,7 @@ pub enum Command {
     /// Print the GraphQL schema (SDL, sorted).
     Schema,
     /// Write the deterministic reference data set (docs/performance.md).
-    Seed(crate::seed::SeedArgs),
+    Seed(SeedArgs),
 }
 
 #[derive(Debug, Args)]
@@ -47,4 +50,69 @@ pub struct TokenArgs {
     pub name: Option<String>,
     #[arg(long)]
     pub email: Option<String>,
+}
+
+/// Run the subcommand (`serve` when none is given).
+pub async fn run(cli: Cli) -> AppResult<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => crate::app::serve(cli.config).await,
+        Command::Migrate => crate::app::migrate(&cli.config).await,
+        Command::Token(args) => token(&cli.config, &args),
+        Command::Seed(args) => seed(&cli.config, &args).await,
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+    }
+}
+
+/// `leadgraph token`: print a token signed with the configured HS256 secret.
+fn token(config: &Config, args: &TokenArgs) -> AppResult<()> {
+    let role = Role::parse(&args.role.to_uppercase()).ok_or_else(|| {
+        AppError::config(
+            "--role",
+            format!(
+                "unknown role {:?}: use ADMIN, MARKETING, SALES or INGEST",
+                args.role
+            ),
+        )
+    })?;
+    let ttl =
+        i64::try_from(args.ttl.as_secs()).map_err(|_| AppError::config("--ttl", "too long"))?;
+    let keys = JwtKeys::from_config(config, true)?;
+    let token = keys.mint(
+        &args.sub,
+        role,
+        ttl,
+        args.name.as_deref(),
+        args.email.as_deref(),
+    )?;
+    println!("{token}");
+    Ok(())
+}
+
+/// `leadgraph seed`: write the data set and say what it wrote.
+async fn seed(config: &Config, args: &SeedArgs) -> AppResult<()> {
+    let started = Instant::now();
+    let report = crate::seed::seed(config, args).await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "seeded {} users, {} leads, {} stage changes, {} interactions{} in {elapsed:.1} s",
+        report.users,
+        report.leads,
+        report.stage_changes,
+        report.interactions,
+        if report.other_rows > 0 {
+            format!(", {} other rows", report.other_rows)
+        } else {
+            String::new()
+        },
+    );
+    let stages: Vec<String> = report
+        .stages
+        .iter()
+        .map(|(stage, n)| format!("{stage} {n}"))
+        .collect();
+    println!("stages now: {}", stages.join(", "));
+    Ok(())
 }

@@ -215,34 +215,29 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
 }
 
 impl Config {
-    /// A configuration for tests and tools: defaults, no environment.
+    /// Every setting at its default, as the flags above declare it (the one
+    /// place a default is written), with the environment ignored.
+    // Parsing no arguments can only fail if a declared default does not
+    // parse: a bug that `defaults_are_the_flags_defaults` catches.
+    #[allow(clippy::expect_used)]
+    pub fn defaults() -> Self {
+        use clap::FromArgMatches;
+        let command = Config::augment_args(clap::Command::new("leadgraph"))
+            .mut_args(|arg| arg.env(None))
+            .no_binary_name(true);
+        let matches = command.get_matches_from(std::iter::empty::<String>());
+        Config::from_arg_matches(&matches).expect("the declared defaults parse")
+    }
+
+    /// A configuration for tests and tools: the defaults with this database,
+    /// on a free loopback port, without the periodic rescoring job, no
+    /// environment.
     pub fn for_database(database_url: &str) -> Self {
         Config {
             database_url: database_url.to_owned(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            jwt_secret: None,
-            jwt_public_key_file: None,
-            jwt_issuer: None,
-            jwt_audience: None,
-            currency: "EUR".to_owned(),
-            log_format: LogFormat::Pretty,
-            max_depth: 12,
-            max_complexity: 2000,
-            max_batch: 10,
-            db_pool: 16,
             rescore_interval: Duration::ZERO,
-            event_retention_days: 30,
-            event_poll_interval: Duration::from_secs(1),
-            event_buffer: 4096,
-            allowed_origins: Vec::new(),
-            ws_init_timeout: Duration::from_secs(10),
-            max_response_bytes: 8 * 1024 * 1024,
-            request_timeout: Duration::from_secs(30),
-            header_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(30),
-            max_heavy_queries: 4,
-            rate_limit: 0,
-            rate_burst: 0,
+            ..Config::defaults()
         }
     }
 
@@ -262,5 +257,22 @@ impl Config {
             }
         }
         PathBuf::from("leadgraph.jwt-secret")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+    use std::time::Duration;
+
+    #[test]
+    fn defaults_are_the_flags_defaults() {
+        let config = Config::defaults();
+        assert_eq!(config.max_batch, 10);
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.rescore_interval, Duration::from_secs(3600));
+        let tools = Config::for_database("sqlite::memory:");
+        assert_eq!(tools.rescore_interval, Duration::ZERO);
+        assert_eq!(tools.max_complexity, config.max_complexity);
     }
 }

@@ -1,5 +1,5 @@
 use clap::Parser;
-use leadgraph::cli::{Cli, Command};
+use leadgraph::cli::Cli;
 use std::process::ExitCode;
 
 // glibc malloc took a third of the server's CPU under load (bench/RESULTS.md).
@@ -10,20 +10,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     leadgraph::telemetry::init(&cli.config);
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => leadgraph::app::serve(cli.config)
-            .await
-            .map_err(|e| e.to_string()),
-        Command::Migrate => leadgraph::app::migrate(&cli.config)
-            .await
-            .map_err(|e| e.to_string()),
-        Command::Token(args) => leadgraph::auth::mint_token_command(&cli.config, &args),
-        Command::Seed(args) => leadgraph::seed::run(&cli.config, &args).await,
-        Command::Schema => {
-            print!("{}", leadgraph::graphql::sdl());
-            Ok(())
-        }
-    };
+    let result = leadgraph::cli::run(cli).await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

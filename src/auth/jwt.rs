@@ -57,8 +57,12 @@ impl JwtKeys {
     /// secret file beside the database is read, or created when `create`.
     pub fn from_config(config: &Config, create: bool) -> AppResult<Self> {
         let (decoding, encoding, algorithm) = if let Some(path) = &config.jwt_public_key_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| AppError::internal(format!("reading {}: {e}", path.display())))?;
+            let pem = std::fs::read(path).map_err(|e| {
+                AppError::config(
+                    "LEADGRAPH_JWT_PUBLIC_KEY_FILE",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
             let (key, alg) = public_key(&pem)?;
             (key, None, alg)
         } else {
@@ -67,8 +71,9 @@ impl JwtKeys {
                 None => load_or_create_secret(&config.secret_file(), create)?,
             };
             if secret.0.len() < 32 {
-                return Err(AppError::internal(
-                    "LEADGRAPH_JWT_SECRET must be at least 32 bytes",
+                return Err(AppError::config(
+                    "LEADGRAPH_JWT_SECRET",
+                    "must be at least 32 bytes",
                 ));
             }
             (
@@ -154,7 +159,12 @@ impl JwtKeys {
         let key = self
             .encoding
             .as_ref()
-            .ok_or_else(|| AppError::internal("tokens can only be minted with an HS256 secret"))?;
+            .ok_or_else(|| {
+                AppError::config(
+                    "LEADGRAPH_JWT_PUBLIC_KEY_FILE",
+                    "tokens can only be minted with an HS256 secret (LEADGRAPH_JWT_SECRET), not with a public key",
+                )
+            })?;
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: subject.to_owned(),
@@ -180,8 +190,9 @@ fn public_key(pem: &[u8]) -> AppResult<(DecodingKey, Algorithm)> {
     if let Ok(key) = DecodingKey::from_ed_pem(pem) {
         return Ok((key, Algorithm::EdDSA));
     }
-    Err(AppError::internal(
-        "LEADGRAPH_JWT_PUBLIC_KEY_FILE is not an RSA, EC P-256 or Ed25519 public key PEM",
+    Err(AppError::config(
+        "LEADGRAPH_JWT_PUBLIC_KEY_FILE",
+        "not an RSA, EC P-256 or Ed25519 public key PEM",
     ))
 }
 
@@ -192,18 +203,25 @@ fn load_or_create_secret(path: &Path, create: bool) -> AppResult<Secret> {
             let bytes: [u8; 48] = rand::rng().random();
             let secret =
                 base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
-            write_private(path, &secret)
-                .map_err(|e| AppError::internal(format!("writing {}: {e}", path.display())))?;
+            write_private(path, &secret).map_err(|e| {
+                AppError::config(
+                    "LEADGRAPH_JWT_SECRET",
+                    format!("none set, and cannot write {}: {e}", path.display()),
+                )
+            })?;
             tracing::info!(
                 path = %path.display(),
                 "created a JWT secret; mint a token with `leadgraph token --role SALES --sub alice@example.com`"
             );
             Ok(Secret(secret))
         }
-        Err(err) => Err(AppError::internal(format!(
-            "no JWT key configured and {} unreadable ({err}); set LEADGRAPH_JWT_SECRET or start `leadgraph serve` once",
-            path.display()
-        ))),
+        Err(err) => Err(AppError::config(
+            "LEADGRAPH_JWT_SECRET",
+            format!(
+                "none set and {} unreadable ({err}); set it or start `leadgraph serve` once",
+                path.display()
+            ),
+        )),
     }
 }
 

@@ -3,8 +3,6 @@
 pub mod jwt;
 pub mod policy;
 
-use crate::cli::TokenArgs;
-use crate::config::Config;
 use crate::error::{AppError, AppResult};
 
 /// What a token may do; see the role table in DESIGN.md §2.
@@ -52,29 +50,6 @@ pub struct Viewer {
     pub role: Role,
     /// `exp` of the token, seconds since the epoch.
     pub expires_at: i64,
-}
-
-/// `leadgraph token`: print a signed token for the configured HS256 secret.
-pub fn mint_token_command(config: &Config, args: &TokenArgs) -> Result<(), String> {
-    let role = Role::parse(&args.role.to_uppercase()).ok_or_else(|| {
-        format!(
-            "unknown role {:?}: use ADMIN, MARKETING, SALES or INGEST",
-            args.role
-        )
-    })?;
-    let keys = jwt::JwtKeys::from_config(config, true).map_err(|e| e.to_string())?;
-    let ttl = i64::try_from(args.ttl.as_secs()).map_err(|_| "ttl too long".to_owned())?;
-    let token = keys
-        .mint(
-            &args.sub,
-            role,
-            ttl,
-            args.name.as_deref(),
-            args.email.as_deref(),
-        )
-        .map_err(|e| e.to_string())?;
-    println!("{token}");
-    Ok(())
 }
 
 #[cfg(test)]

@@ -52,10 +52,12 @@ pub struct Limits {
 }
 
 impl Default for Limits {
+    /// The limits of the default configuration.
     fn default() -> Self {
+        let config = crate::config::Config::defaults();
         Limits {
-            max_depth: 12,
-            max_complexity: 2000,
+            max_depth: config.max_depth,
+            max_complexity: config.max_complexity,
         }
     }
 }

@@ -145,32 +145,6 @@ async fn count(db: &impl ConnectionTrait, table: &str) -> AppResult<i64> {
     })
 }
 
-/// `leadgraph seed`.
-pub async fn run(config: &Config, args: &SeedArgs) -> Result<(), String> {
-    let started = Instant::now();
-    let report = seed(config, args).await.map_err(|e| e.to_string())?;
-    let elapsed = started.elapsed().as_secs_f64();
-    println!(
-        "seeded {} users, {} leads, {} stage changes, {} interactions{} in {elapsed:.1} s",
-        report.users,
-        report.leads,
-        report.stage_changes,
-        report.interactions,
-        if report.other_rows > 0 {
-            format!(", {} other rows", report.other_rows)
-        } else {
-            String::new()
-        },
-    );
-    let stages: Vec<String> = report
-        .stages
-        .iter()
-        .map(|(stage, n)| format!("{stage} {n}"))
-        .collect();
-    println!("stages now: {}", stages.join(", "));
-    Ok(())
-}
-
 /// Migrate (or reset), check the database is empty, write the data set.
 pub async fn seed(config: &Config, args: &SeedArgs) -> AppResult<SeedReport> {
     let db = Db::connect(config).await?;

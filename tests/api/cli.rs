@@ -59,3 +59,33 @@ async fn an_address_in_use_is_named() {
     assert!(stderr.contains("LEADGRAPH_ADDR"), "{stderr}");
     assert!(stderr.contains("in use"), "{stderr}");
 }
+
+#[tokio::test]
+async fn token_settings_that_do_not_work_are_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/cli.db?mode=rwc", dir.path().display());
+    let secret = ("LEADGRAPH_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+    let cases: [(&[&str], (&str, &str), &str); 3] = [
+        (
+            &["token", "--role", "bogus", "--sub", "x"],
+            secret,
+            "--role: unknown role",
+        ),
+        (
+            &["token", "--role", "SALES", "--sub", "x"],
+            ("LEADGRAPH_JWT_SECRET", "short"),
+            "LEADGRAPH_JWT_SECRET: must be at least 32 bytes",
+        ),
+        (
+            &["token", "--role", "SALES", "--sub", "x"],
+            ("LEADGRAPH_JWT_PUBLIC_KEY_FILE", "/nonexistent/key.pem"),
+            "LEADGRAPH_JWT_PUBLIC_KEY_FILE: cannot read /nonexistent/key.pem",
+        ),
+    ];
+    for (args, setting, expected) in cases {
+        let (ok, stderr) = run(args, &[("DATABASE_URL", &url), setting]).await;
+        assert!(!ok, "{args:?}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!stderr.contains("internal"), "{stderr}");
+    }
+}
