@@ -50,17 +50,11 @@ pub struct Event {
     pub row: stage_event::Model,
     /// The lead as it was read with the event (`None`: merged away since).
     pub lead: Option<lead::Model>,
-    /// Its renderings for subscribers, shared by identical subscriptions.
-    pub renderings: super::fanout::Renderings,
 }
 
 impl Event {
     pub fn new(row: stage_event::Model, lead: Option<lead::Model>) -> Self {
-        Event {
-            row,
-            lead,
-            renderings: Default::default(),
-        }
+        Event { row, lead }
     }
 }
 

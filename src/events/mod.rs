@@ -3,16 +3,14 @@
 //! and an outbox event, so an event exists if and only if its change
 //! committed. From the outbox, `bus` dispatches events to the subscribers of
 //! this instance (`listener` wakes it on PostgreSQL when another instance
-//! commits), `service` opens subscriptions, `resolver` serves them, and
-//! `fanout` lets identical subscriptions share the rendering of an event.
+//! commits) and `service` opens subscriptions. Nothing here knows GraphQL:
+//! the subscription fields, and the sharing of an event's rendering between
+//! identical subscriptions, are in `graphql::subscriptions`.
 
 pub mod bus;
-pub mod fanout;
 pub mod listener;
 pub mod outbox;
-pub mod resolver;
 pub mod service;
-pub mod types;
 
 pub use bus::EventBus;
 

@@ -58,6 +58,8 @@ pub struct Executor {
     pub state: AppState,
     heavy: Arc<Semaphore>,
     rate: Option<Arc<DefaultKeyedRateLimiter<String>>>,
+    /// Renderings of events shared by identical subscriptions.
+    pub renderings: Arc<crate::graphql::subscriptions::share::RenderCache>,
 }
 
 /// An operation that passed the checks made before execution.
@@ -124,6 +126,7 @@ impl Executor {
             state,
             heavy,
             rate,
+            renderings: Default::default(),
         }
     }
 

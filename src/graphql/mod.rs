@@ -7,6 +7,7 @@ pub mod http;
 pub mod ids;
 pub mod pagination;
 pub mod scalars;
+pub mod subscriptions;
 pub mod ws;
 
 use crate::auth::Viewer;
@@ -40,7 +41,7 @@ pub struct MutationRoot(
 
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]
-pub struct SubscriptionRoot(crate::events::resolver::EventSubscription);
+pub struct SubscriptionRoot(subscriptions::EventSubscription);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

@@ -16,8 +16,8 @@
 //!   stops.
 //!
 //! Subscriptions to events with one root field are rendered once per event
-//! for every identical subscription (`events::fanout`): the subscription is
-//! opened through the schema as usual, its event stream is then taken over
+//! for every identical subscription (`subscriptions::share`): the subscription is
+//! opened through the schema as usual, its event stream is then handed over
 //! here, and each event is executed and serialized once per share key;
 //! each socket only frames the shared payload.
 //!
@@ -32,8 +32,8 @@ use crate::app::Loaders;
 use crate::auth::Viewer;
 use crate::error::AppError;
 use crate::events::bus::{Event, FollowError};
-use crate::events::fanout::{Rendered, ShareKey, SharedOperation, shared_operation};
-use crate::events::resolver::{One, Tap};
+use crate::graphql::subscriptions::share::{Rendered, ShareKey, SharedOperation, shared_operation};
+use crate::graphql::subscriptions::{RenderOneEvent, StreamHandover};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response, ServerError, Value};
 use axum::extract::State;
@@ -395,19 +395,19 @@ impl Connection {
     }
 
     /// Open a subscription; identical subscriptions share the rendering of
-    /// each event (`events::fanout`).
+    /// each event (`subscriptions::share`).
     fn open_subscription(
         &self,
         viewer: Viewer,
         mut request: Request,
     ) -> BoxStream<'static, Outcome> {
         let shared = shared_operation(&mut request, viewer.role);
-        let tap = shared.as_ref().map(|_| Tap::default());
+        let handover = shared.as_ref().map(|_| StreamHandover::default());
         let mut request = request
             .data(Loaders::new(&self.g.state, &viewer))
             .data(viewer.clone());
-        if let Some(tap) = &tap {
-            request = request.data(tap.clone());
+        if let Some(handover) = &handover {
+            request = request.data(handover.clone());
         }
         let opened = self
             .g
@@ -416,14 +416,14 @@ impl Connection {
             .map(|response| Outcome::Response(Box::new(response)));
         // A shared subscription's stream is opened, then handed over: its
         // events follow the opening (which yields only errors, if any).
-        match (shared, tap) {
-            (Some(operation), Some(tap)) => {
+        match (shared, handover) {
+            (Some(operation), Some(handover)) => {
                 let subscriber = Arc::new(Subscriber {
                     g: self.g.clone(),
                     operation,
                     viewer,
                 });
-                let events = futures::stream::once(async move { tap.take() })
+                let events = futures::stream::once(async move { handover.take() })
                     .flat_map(futures::stream::iter)
                     .flatten()
                     .then(move |item| render_event(subscriber.clone(), item));
@@ -604,9 +604,10 @@ async fn render_event(s: Arc<Subscriber>, item: Result<Arc<Event>, FollowError>)
     match item {
         Ok(event) => {
             let key = ShareKey::new(&s.operation, &s.viewer, &event);
-            let rendered = event
+            let rendered = s
+                .g
                 .renderings
-                .get_or_render(key, |key| {
+                .get_or_render(&event, key, |key| {
                     let as_viewer = key.viewer(&s.viewer);
                     async {
                         metrics::counter!("leadgraph_event_renderings_total").increment(1);
@@ -637,7 +638,7 @@ async fn execute_one(
     let request = request
         .data(Loaders::new(&g.state, &viewer))
         .data(viewer)
-        .data(One::new(item));
+        .data(RenderOneEvent::new(item));
     match g.schema.execute_stream(request).next().await {
         Some(response) => response,
         None => Response::from_errors(vec![ServerError::new(

@@ -17,23 +17,24 @@
 //! subscriber (`bus::Filter`), and order, replay, lag and errors stay with its
 //! own `Follower`.
 //!
-//! A rendering lives with its event (`Event::renderings`): live events are one
-//! `Arc` for every subscriber of the instance, so they share it; events a
-//! follower replays from the outbox are its own and are rendered for it alone.
+//! Renderings are kept per event in a [`RenderCache`]: a live event is one
+//! `Arc` for every subscriber of the instance, so they share its renderings;
+//! an event a follower replays from the outbox is its own copy (its lead read
+//! at another moment) and is rendered for it alone.
 //!
 //! Resolvers under `StageChangeEvent` must depend on the viewer only through
 //! its role and lead scope; a new one that reads more of the viewer (its user
 //! id beyond the scope, its subject) needs that in the key.
 
-use super::bus::Event;
 use crate::auth::policy::{self, LeadScope};
 use crate::auth::{Role, Viewer};
+use crate::events::bus::Event;
 use async_graphql::parser::types::{
     Directive, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
 use async_graphql::{Name, Positioned, Request, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::OnceCell;
 
 /// The user id of the canonical viewer who owns nothing.
@@ -256,30 +257,48 @@ pub struct Rendered {
     pub fatal: Option<serde_json::Value>,
 }
 
-/// The renderings of one event, by key.
-#[derive(Default)]
-pub struct Renderings(Mutex<HashMap<ShareKey, Arc<OnceCell<Arc<Rendered>>>>>);
+type Cell = Arc<OnceCell<Arc<Rendered>>>;
 
-impl std::fmt::Debug for Renderings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Renderings")
-    }
+/// The renderings of the events subscribers hold, by event and share key.
+///
+/// An event is known by its allocation: the cache holds a `Weak` to it, which
+/// keeps the address from being reused, and an entry is dropped once no
+/// follower holds its event any more. So the renderings of an event live
+/// exactly as long as the event is being delivered, and two copies of the
+/// same outbox row (live, and replayed by a follower) never share.
+#[derive(Default)]
+pub struct RenderCache(Mutex<HashMap<usize, HeldEvent>>);
+
+struct HeldEvent {
+    event: Weak<Event>,
+    renderings: HashMap<ShareKey, Cell>,
 }
 
-impl Renderings {
-    /// The rendering of `key`, made by `render` if no one has made it yet
-    /// (concurrent callers wait for the first one).
-    pub async fn get_or_render<F, Fut>(&self, key: ShareKey, render: F) -> Arc<Rendered>
+impl RenderCache {
+    /// The rendering of `event` for `key`, made by `render` if no one has
+    /// made it yet (concurrent callers wait for the first one).
+    pub async fn get_or_render<F, Fut>(
+        &self,
+        event: &Arc<Event>,
+        key: ShareKey,
+        render: F,
+    ) -> Arc<Rendered>
     where
         F: FnOnce(ShareKey) -> Fut,
         Fut: Future<Output = Rendered>,
     {
         let cell = {
-            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            match map.get(&key) {
-                Some(cell) => cell.clone(),
-                None => map.entry(key.clone()).or_default().clone(),
+            let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            let address = Arc::as_ptr(event) as usize;
+            if !held.contains_key(&address) {
+                // A new event: forget those no follower holds any more.
+                held.retain(|_, h| h.event.strong_count() > 0);
             }
+            let entry = held.entry(address).or_insert_with(|| HeldEvent {
+                event: Arc::downgrade(event),
+                renderings: HashMap::new(),
+            });
+            entry.renderings.entry(key.clone()).or_default().clone()
         };
         if let Some(rendered) = cell.get() {
             return rendered.clone();
@@ -368,6 +387,40 @@ mod tests {
         let other = op_with("subscription { leadQualified { to } }", json!({})).expect("shared");
         assert_ne!(a, other);
         assert_ne!(op(Role::Sales), op(Role::Marketing));
+    }
+
+    #[tokio::test]
+    async fn renderings_are_shared_per_held_event_and_forgotten_with_it() {
+        let cache = RenderCache::default();
+        let sales = op(Role::Sales);
+        let rendered = |n: &str| Rendered {
+            payload: n.to_owned(),
+            fatal: None,
+        };
+        let live = Arc::new(event(None, "SQL"));
+        let key = ShareKey::new(&sales, &viewer(2, Role::Sales), &live);
+        let first = cache
+            .get_or_render(&live, key.clone(), |_| async { rendered("first") })
+            .await;
+        let again = cache
+            .get_or_render(&live, key.clone(), |_| async { rendered("again") })
+            .await;
+        assert_eq!(again.payload, "first", "the same event and key share");
+        // A follower's replayed copy of the same outbox row is rendered alone.
+        let replayed = Arc::new(event(None, "SQL"));
+        let own = cache
+            .get_or_render(&replayed, key.clone(), |_| async { rendered("replay") })
+            .await;
+        assert_eq!(own.payload, "replay");
+        drop((first, again, own));
+        drop(live);
+        drop(replayed);
+        let next = Arc::new(event(None, "SQL"));
+        let _ = cache
+            .get_or_render(&next, key, |_| async { rendered("next") })
+            .await;
+        let held = cache.0.lock().expect("lock").len();
+        assert_eq!(held, 1, "events no follower holds are forgotten");
     }
 
     #[test]

@@ -1,10 +1,22 @@
-//! Subscriptions to stage changes. (The bus is woken after mutations by
-//! the HTTP and WebSocket handlers, which know each operation's type.)
+//! Subscriptions to stage changes: the GraphQL side of `crate::events`.
+//!
+//! A subscription field opens a follower of the event bus (access, filter,
+//! resume cursor: `events::service::subscribe`) and turns each event into a
+//! [`StageChangeEvent`]. Executed by the schema, that is one selection-set
+//! run per event and subscriber. The WebSocket transport does better for
+//! the common case of many identical subscriptions (`share`): it asks the
+//! field to hand the event stream over ([`StreamHandover`]) instead of
+//! executing it, and then renders each event once per share key by running
+//! the same operation over that one event ([`RenderOneEvent`]).
 
-use super::bus::{Event, FollowError};
-use super::outbox::encode_cursor;
-use super::types::StageChangeEvent;
+pub mod share;
+pub mod types;
+
+pub use types::StageChangeEvent;
+
 use crate::error::{ApiError, ApiResult};
+use crate::events::bus::{Event, FollowError};
+use crate::events::outbox::encode_cursor;
 use crate::leads::types::LeadStage;
 use async_graphql::{Context, ErrorExtensions, Subscription};
 use futures::stream::{BoxStream, StreamExt};
@@ -18,15 +30,15 @@ type EventStream = BoxStream<'static, async_graphql::Result<StageChangeEvent>>;
 /// A subscriber's events, as the bus hands them out.
 pub type Events = BoxStream<'static, Result<Arc<Event>, FollowError>>;
 
-/// Request data by which the WebSocket layer takes over a subscription's
-/// events (see `fanout`): the subscription is opened as usual (access,
-/// cursor, errors), but its event stream is left here instead of being
-/// executed per event.
+/// Request data by which the WebSocket transport takes over a
+/// subscription's events (see `share`): the subscription is opened as usual
+/// (access, cursor, errors), but its event stream is handed over here
+/// instead of being executed by the schema per event.
 #[derive(Clone, Default)]
-pub struct Tap(Arc<Mutex<Option<Events>>>);
+pub struct StreamHandover(Arc<Mutex<Option<Events>>>);
 
-impl Tap {
-    /// Leave `events` here; they come back if the tap is taken already.
+impl StreamHandover {
+    /// Leave `events` here; they come back if a stream was handed over already.
     fn put(&self, events: Events) -> Option<Events> {
         let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_some() {
@@ -42,13 +54,13 @@ impl Tap {
 }
 
 /// Request data that makes a subscription yield this one item and end: how
-/// an event (or the error that ends a stream) is rendered for a tapped
-/// subscription.
-pub struct One(Mutex<Option<Result<Arc<Event>, FollowError>>>);
+/// the transport renders an event (or the error that ends a stream) of a
+/// subscription whose stream it took over.
+pub struct RenderOneEvent(Mutex<Option<Result<Arc<Event>, FollowError>>>);
 
-impl One {
+impl RenderOneEvent {
     pub fn new(item: Result<Arc<Event>, FollowError>) -> Self {
-        One(Mutex::new(Some(item)))
+        RenderOneEvent(Mutex::new(Some(item)))
     }
 }
 
@@ -92,16 +104,17 @@ async fn open(
     after: Option<String>,
 ) -> ApiResult<EventStream> {
     let viewer = crate::graphql::viewer(ctx)?;
-    if let Some(one) = ctx.data_opt::<One>() {
-        super::service::may_subscribe(viewer)?;
+    if let Some(one) = ctx.data_opt::<RenderOneEvent>() {
+        crate::events::service::may_subscribe(viewer)?;
         let item = one.0.lock().unwrap_or_else(|p| p.into_inner()).take();
         return Ok(futures::stream::iter(item).map(convert).boxed());
     }
     let state = crate::graphql::state(ctx);
     let to_stages = to_stages.map(|stages| stages.into_iter().map(Into::into).collect());
-    let events = super::service::subscribe(state, viewer, to_stages, after.as_deref()).await?;
-    let events = match ctx.data_opt::<Tap>() {
-        Some(tap) => match tap.put(events.boxed()) {
+    let events =
+        crate::events::service::subscribe(state, viewer, to_stages, after.as_deref()).await?;
+    let events = match ctx.data_opt::<StreamHandover>() {
+        Some(handover) => match handover.put(events.boxed()) {
             None => return Ok(futures::stream::empty().boxed()),
             Some(events) => events,
         },

@@ -1,9 +1,9 @@
 //! GraphQL types of events.
 
-use super::bus::Event;
-use super::outbox::encode_cursor;
 use crate::auth::policy;
 use crate::error::{ApiResult, AppError};
+use crate::events::bus::Event;
+use crate::events::outbox::encode_cursor;
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::scalars::DateTime;
 use crate::leads::lifecycle;
