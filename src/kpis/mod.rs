@@ -3,6 +3,7 @@
 //! per-group totals reach the process.
 
 pub mod calc;
+pub mod model;
 pub mod resolver;
 pub mod service;
 pub mod types;

@@ -19,14 +19,15 @@ impl KpiQuery {
         period: PeriodInput,
         #[graphql(default_with = "Some(KpiGroupBy::None)")] group_by: Option<KpiGroupBy>,
     ) -> ApiResult<FunnelReport> {
-        let group_by = group_by.unwrap_or(KpiGroupBy::None);
-        let groups = service::funnel(viewer(ctx)?, &state(ctx).db.read, &period, group_by).await?;
+        let group_by = group_by.unwrap_or(KpiGroupBy::None).into();
+        let groups =
+            service::funnel(viewer(ctx)?, &state(ctx).db.read, &period.into(), group_by).await?;
         Ok(FunnelReport {
             from: period.from,
             to: period.to,
             groups: groups
                 .into_iter()
-                .map(|(name, counts)| FunnelGroup::new(name.key, name.label, &counts))
+                .map(|(group, counts)| FunnelGroup::new(group, &counts))
                 .collect(),
         })
     }
@@ -40,12 +41,13 @@ impl KpiQuery {
         period: PeriodInput,
         #[graphql(default_with = "Some(KpiGroupBy::Channel)")] group_by: Option<KpiGroupBy>,
     ) -> ApiResult<Vec<CostRow>> {
-        let group_by = group_by.unwrap_or(KpiGroupBy::Channel);
+        let group_by = group_by.unwrap_or(KpiGroupBy::Channel).into();
         let state = state(ctx);
-        let rows = service::cost_per_lead(viewer(ctx)?, &state.db.read, &period, group_by).await?;
+        let rows =
+            service::cost_per_lead(viewer(ctx)?, &state.db.read, &period.into(), group_by).await?;
         Ok(rows
             .into_iter()
-            .map(|(name, figures)| CostRow::new(name.key, name.label, &figures, state.currency()))
+            .map(|(group, figures)| CostRow::new(group, &figures, state.currency()))
             .collect())
     }
 
@@ -60,7 +62,7 @@ impl KpiQuery {
         let (new_leads, matching, disqualified) = service::lead_relevance(
             viewer(ctx)?,
             &state(ctx).db.read,
-            &period,
+            &period.into(),
             min_icp_fit.unwrap_or(0.5),
         )
         .await?;

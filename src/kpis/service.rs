@@ -18,14 +18,12 @@
 //! by id, `NONE` last.
 
 use super::calc::{self, CohortCounts, CostFigures, PeriodError};
-use super::types::{KpiGroupBy, PeriodInput};
+use super::model::{Group, GroupBy, Period};
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
 use crate::error::{AppError, AppResult};
-use crate::graphql::ids::{self, NodeType};
 use crate::leads::channel::Channel;
 use crate::leads::lifecycle::LeadStage;
-use chrono::{DateTime, Utc};
 use entity::{campaign, persona};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryResult, QuerySelect,
@@ -33,18 +31,10 @@ use sea_orm::{
 };
 use std::collections::{BTreeMap, HashMap};
 
-/// A validated KPI period `[from, to)`.
-#[derive(Clone, Copy, Debug)]
-pub struct Period {
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-}
-
 /// `from < to` and at most 5 years, else `BAD_USER_INPUT` on `period`.
-pub fn period(input: &PeriodInput) -> AppResult<Period> {
-    let (from, to) = (input.from.0, input.to.0);
-    match calc::check_period(from, to) {
-        Ok(()) => Ok(Period { from, to }),
+fn check(period: &Period) -> AppResult<()> {
+    match calc::check_period(period.from, period.to) {
+        Ok(()) => Ok(()),
         Err(PeriodError::Empty) => Err(AppError::bad_input(
             "period",
             "period.from must be before period.to",
@@ -64,40 +54,33 @@ pub fn period(input: &PeriodInput) -> AppResult<Period> {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Key {
     All,
-    /// Position in `Channel` order, and the name.
-    Channel(usize, String),
+    /// Position in `Channel::ALL`.
+    Channel(usize),
     Id(i64),
     /// A lead without campaign or persona.
     Missing,
 }
 
-/// A group's key and label, as the API shows them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GroupName {
-    pub key: String,
-    pub label: String,
-}
-
-fn key_column(group_by: KpiGroupBy) -> Option<&'static str> {
+fn key_column(group_by: GroupBy) -> Option<&'static str> {
     match group_by {
-        KpiGroupBy::None => None,
-        KpiGroupBy::Channel => Some("source_channel"),
-        KpiGroupBy::Campaign => Some("source_campaign_id"),
-        KpiGroupBy::Persona => Some("persona_id"),
+        GroupBy::None => None,
+        GroupBy::Channel => Some("source_channel"),
+        GroupBy::Campaign => Some("source_campaign_id"),
+        GroupBy::Persona => Some("persona_id"),
     }
 }
 
 fn channel_key(name: String) -> AppResult<Key> {
     let channel = Channel::from_code(&name)?;
     let position = Channel::ALL.iter().take_while(|c| **c != channel).count();
-    Ok(Key::Channel(position, name))
+    Ok(Key::Channel(position))
 }
 
-fn read_key(row: &QueryResult, group_by: KpiGroupBy) -> AppResult<Key> {
+fn read_key(row: &QueryResult, group_by: GroupBy) -> AppResult<Key> {
     Ok(match group_by {
-        KpiGroupBy::None => Key::All,
-        KpiGroupBy::Channel => channel_key(row.try_get::<String>("", "k")?)?,
-        KpiGroupBy::Campaign | KpiGroupBy::Persona => match row.try_get::<Option<i64>>("", "k")? {
+        GroupBy::None => Key::All,
+        GroupBy::Channel => channel_key(row.try_get::<String>("", "k")?)?,
+        GroupBy::Campaign | GroupBy::Persona => match row.try_get::<Option<i64>>("", "k")? {
             Some(id) => Key::Id(id),
             None => Key::Missing,
         },
@@ -141,7 +124,7 @@ fn days_between(backend: DbBackend, earlier: &str, later: &str) -> String {
 
 /// `SELECT [key AS k,] <aggregates> FROM lead WHERE <cohort> [GROUP BY key]`;
 /// `$1`, `$2` are the period (both databases number parameters so).
-fn cohort_sql(aggregates: &str, group_by: KpiGroupBy) -> String {
+fn cohort_sql(aggregates: &str, group_by: GroupBy) -> String {
     match key_column(group_by) {
         None => format!("SELECT {aggregates} FROM lead WHERE created_at >= $1 AND created_at < $2"),
         Some(col) => format!(
@@ -173,12 +156,12 @@ fn disqualified_sum() -> String {
     )
 }
 
-/// Readable names of the groups: channel names, campaign and persona names.
+/// The groups of `keys`, with the names of their campaigns or personas.
 async fn names(
     db: &impl ConnectionTrait,
-    group_by: KpiGroupBy,
+    group_by: GroupBy,
     keys: &[&Key],
-) -> AppResult<Vec<GroupName>> {
+) -> AppResult<Vec<Group>> {
     let ids: Vec<i64> = keys
         .iter()
         .filter_map(|k| match k {
@@ -186,13 +169,10 @@ async fn names(
             _ => None,
         })
         .collect();
-    let (kind, missing) = match group_by {
-        KpiGroupBy::Persona => (NodeType::Persona, "No persona"),
-        _ => (NodeType::Campaign, "No campaign"),
-    };
+    let personas = group_by == GroupBy::Persona;
     let labels: HashMap<i64, String> = if ids.is_empty() {
         HashMap::new()
-    } else if kind == NodeType::Persona {
+    } else if personas {
         persona::Entity::find()
             .select_only()
             .column(persona::Column::Id)
@@ -218,35 +198,14 @@ async fn names(
     Ok(keys
         .iter()
         .map(|k| match k {
-            Key::All => GroupName {
-                key: "ALL".into(),
-                label: "All leads".into(),
-            },
-            Key::Channel(_, name) => GroupName {
-                key: name.clone(),
-                label: channel_label(name),
-            },
-            Key::Id(id) => {
-                let key = ids::encode(kind, *id).0;
-                let label = labels.get(id).cloned().unwrap_or_else(|| key.clone());
-                GroupName { key, label }
-            }
-            Key::Missing => GroupName {
-                key: "NONE".into(),
-                label: missing.into(),
-            },
+            Key::All => Group::All,
+            Key::Channel(position) => Group::Channel(Channel::ALL[*position]),
+            Key::Id(id) if personas => Group::Persona(*id, labels.get(id).cloned()),
+            Key::Id(id) => Group::Campaign(*id, labels.get(id).cloned()),
+            Key::Missing if personas => Group::NoPersona,
+            Key::Missing => Group::NoCampaign,
         })
         .collect())
-}
-
-/// `PAID_SEARCH` → `Paid search`.
-fn channel_label(name: &str) -> String {
-    let lower = name.replace('_', " ").to_lowercase();
-    let mut chars = lower.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => lower,
-    }
 }
 
 /// `funnel`: per group, the cohort's counts per stage, mean days between
@@ -255,11 +214,11 @@ fn channel_label(name: &str) -> String {
 pub async fn funnel(
     viewer: &Viewer,
     db: &impl ConnectionTrait,
-    period: &PeriodInput,
-    group_by: KpiGroupBy,
-) -> AppResult<Vec<(GroupName, CohortCounts)>> {
+    period: &Period,
+    group_by: GroupBy,
+) -> AppResult<Vec<(Group, CohortCounts)>> {
     policy::require(viewer, Capability::ReadKpis)?;
-    let period = self::period(period)?;
+    check(period)?;
     let backend = db.get_database_backend();
     // Milestone of each funnel rank: LEAD is the creation.
     let milestones = [
@@ -285,7 +244,7 @@ pub async fn funnel(
     let mut groups: BTreeMap<Key, CohortCounts> = BTreeMap::new();
     for row in &rows {
         let n = count(row, "n")?;
-        if n == 0 && group_by != KpiGroupBy::None {
+        if n == 0 && group_by != GroupBy::None {
             continue;
         }
         let mut counts = CohortCounts {
@@ -300,7 +259,7 @@ pub async fn funnel(
         }
         groups.insert(read_key(row, group_by)?, counts);
     }
-    if group_by == KpiGroupBy::None {
+    if group_by == GroupBy::None {
         groups.entry(Key::All).or_default();
     }
     let keys: Vec<&Key> = groups.keys().collect();
@@ -315,12 +274,12 @@ pub async fn funnel(
 pub async fn cost_per_lead(
     viewer: &Viewer,
     db: &impl ConnectionTrait,
-    period: &PeriodInput,
-    group_by: KpiGroupBy,
-) -> AppResult<Vec<(GroupName, CostFigures)>> {
+    period: &Period,
+    group_by: GroupBy,
+) -> AppResult<Vec<(Group, CostFigures)>> {
     policy::require(viewer, Capability::ReadCampaignCost)?;
-    let period = self::period(period)?;
-    if group_by == KpiGroupBy::Persona {
+    check(period)?;
+    if group_by == GroupBy::Persona {
         return Err(AppError::bad_input(
             "groupBy",
             "costPerLead groups by NONE, CHANNEL or CAMPAIGN: spend has no persona",
@@ -329,12 +288,12 @@ pub async fn cost_per_lead(
     let (first_day, end_day) = calc::spend_dates(period.from, period.to);
     let spend = money_sum("s.amount_cents", "spend");
     let spend_sql = match group_by {
-        KpiGroupBy::Channel => format!(
+        GroupBy::Channel => format!(
             "SELECT c.channel AS k, {spend} \
              FROM campaign_spend s JOIN campaign c ON c.id = s.campaign_id \
              WHERE s.spent_on >= $1 AND s.spent_on < $2 GROUP BY c.channel"
         ),
-        KpiGroupBy::Campaign => format!(
+        GroupBy::Campaign => format!(
             "SELECT s.campaign_id AS k, {spend} \
              FROM campaign_spend s \
              WHERE s.spent_on >= $1 AND s.spent_on < $2 GROUP BY s.campaign_id"
@@ -366,7 +325,7 @@ pub async fn cost_per_lead(
     let mut groups: BTreeMap<Key, ((i128, i128), [i64; 4])> = BTreeMap::new();
     for row in &spend_rows {
         let key = match group_by {
-            KpiGroupBy::None => Key::All,
+            GroupBy::None => Key::All,
             _ => read_key(row, group_by)?,
         };
         groups.entry(key).or_default().0.0 = read_money_sum(row, "spend")?;
@@ -380,7 +339,7 @@ pub async fn cost_per_lead(
         entry.0.1 = read_money_sum(row, "revenue")?;
         entry.1 = [n, count(row, "r2")?, count(row, "r3")?, count(row, "r5")?];
     }
-    if group_by == KpiGroupBy::None {
+    if group_by == GroupBy::None {
         groups.entry(Key::All).or_default();
     }
     let keys: Vec<&Key> = groups.keys().collect();
@@ -404,11 +363,11 @@ pub async fn cost_per_lead(
 pub async fn lead_relevance(
     viewer: &Viewer,
     db: &impl ConnectionTrait,
-    period: &PeriodInput,
+    period: &Period,
     min_icp_fit: f64,
 ) -> AppResult<(i64, i64, i64)> {
     policy::require(viewer, Capability::ReadKpis)?;
-    let period = self::period(period)?;
+    check(period)?;
     if !(0.0..=1.0).contains(&min_icp_fit) {
         return Err(AppError::bad_input(
             "minIcpFit",
@@ -421,7 +380,7 @@ pub async fn lead_relevance(
     );
     let rows = query(
         db,
-        cohort_sql(&aggregates, KpiGroupBy::None),
+        cohort_sql(&aggregates, GroupBy::None),
         vec![period.from.into(), period.to.into(), min_icp_fit.into()],
     )
     .await?;

@@ -1,6 +1,8 @@
 //! GraphQL types of the KPIs.
 
 use super::calc::{self, CohortCounts, CostFigures};
+use super::model::{self, Group};
+use crate::graphql::ids::{self, NodeType};
 use crate::graphql::scalars::{DateTime, Money};
 use crate::leads::lifecycle;
 use crate::leads::types::LeadStage;
@@ -13,8 +15,18 @@ pub struct PeriodInput {
     pub to: DateTime,
 }
 
+impl From<PeriodInput> for model::Period {
+    fn from(input: PeriodInput) -> Self {
+        model::Period {
+            from: input.from.0,
+            to: input.to.0,
+        }
+    }
+}
+
 /// How KPI rows are grouped.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "model::GroupBy")]
 pub enum KpiGroupBy {
     /// One group, key `ALL`.
     None,
@@ -114,13 +126,41 @@ pub struct LeadRelevance {
     pub disqualification_rate: Option<f64>,
 }
 
+/// A group's `key` and `label`, as the API shows them.
+pub fn key_and_label(group: Group) -> (String, String) {
+    let named = |kind, id, name: Option<String>| {
+        let key = ids::encode(kind, id).0;
+        let label = name.unwrap_or_else(|| key.clone());
+        (key, label)
+    };
+    match group {
+        Group::All => ("ALL".into(), "All leads".into()),
+        Group::Channel(channel) => (channel.code().into(), channel_label(channel.code())),
+        Group::Campaign(id, name) => named(NodeType::Campaign, id, name),
+        Group::Persona(id, name) => named(NodeType::Persona, id, name),
+        Group::NoCampaign => ("NONE".into(), "No campaign".into()),
+        Group::NoPersona => ("NONE".into(), "No persona".into()),
+    }
+}
+
+/// `PAID_SEARCH` → `Paid search`.
+fn channel_label(name: &str) -> String {
+    let lower = name.replace('_', " ").to_lowercase();
+    let mut chars = lower.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => lower,
+    }
+}
+
 /// Counts fit an Int: a cohort is far below 2^31 leads.
 fn int(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 impl FunnelGroup {
-    pub fn new(key: String, label: String, counts: &CohortCounts) -> Self {
+    pub fn new(group: Group, counts: &CohortCounts) -> Self {
+        let (key, label) = key_and_label(group);
         FunnelGroup {
             key,
             label,
@@ -141,7 +181,8 @@ impl FunnelGroup {
 }
 
 impl CostRow {
-    pub fn new(key: String, label: String, f: &CostFigures, currency: &str) -> Self {
+    pub fn new(group: Group, f: &CostFigures, currency: &str) -> Self {
+        let (key, label) = key_and_label(group);
         let money = |cents: i128| Money::from_cents(cents, currency);
         CostRow {
             key,
