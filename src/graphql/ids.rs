@@ -96,7 +96,7 @@ impl NodeQuery {
         let loaders = ctx.data_unchecked::<crate::app::Loaders>();
         Ok(match kind {
             NodeType::Lead => loaders.lead(number).await?.map(Node::Lead),
-            NodeType::User => crate::users::service::visible_user(viewer, loaders, number)
+            NodeType::User => crate::users::types::User::visible(viewer, loaders, number)
                 .await?
                 .map(Node::User),
             NodeType::Interaction => crate::interactions::service::visible_interaction(

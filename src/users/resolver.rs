@@ -12,11 +12,15 @@ pub struct UserQuery;
 impl UserQuery {
     /// The caller, as the token names it.
     async fn me(&self, ctx: &Context<'_>) -> ApiResult<User> {
-        Ok(service::me(viewer(ctx)?, ctx.data_unchecked::<Loaders>()).await?)
+        Ok(User::me(viewer(ctx)?, ctx.data_unchecked::<Loaders>()).await?)
     }
 
     /// Everyone who has used the API, optionally of one role (not for INGEST).
     async fn users(&self, ctx: &Context<'_>, role: Option<Role>) -> ApiResult<Vec<User>> {
-        Ok(service::list(viewer(ctx)?, &state(ctx).db.read, role.map(Into::into)).await?)
+        let users = service::list(viewer(ctx)?, &state(ctx).db.read, role.map(Into::into)).await?;
+        Ok(users
+            .into_iter()
+            .map(User::try_from)
+            .collect::<Result<_, _>>()?)
     }
 }

@@ -1,7 +1,6 @@
 //! Users: created on a subject's first request, listed for assignment.
 
-use super::types::User;
-use crate::app::{AppState, Loaders};
+use crate::app::AppState;
 use crate::auth::{Role, Viewer, policy};
 use crate::error::{AppError, AppResult};
 use entity::app_user;
@@ -104,42 +103,21 @@ pub async fn upsert(
         .map_err(AppError::from)
 }
 
-/// A user by id, when the viewer may list users.
-pub async fn visible_user(viewer: &Viewer, loaders: &Loaders, id: i64) -> AppResult<Option<User>> {
-    if id != viewer.user_id && !policy::allows(viewer.role, policy::Capability::ListUsers) {
-        return Ok(None);
-    }
-    loaders
-        .users
-        .load_one(id)
-        .await?
-        .map(User::try_from)
-        .transpose()
-}
-
-pub async fn me(viewer: &Viewer, loaders: &Loaders) -> AppResult<User> {
-    loaders
-        .users
-        .load_one(viewer.user_id)
-        .await?
-        .map(User::try_from)
-        .ok_or_else(|| AppError::internal("the viewer's user row is missing"))?
+/// Whether the viewer may see user `id`: itself, or anyone when it may
+/// list users.
+pub fn may_see(viewer: &Viewer, id: i64) -> bool {
+    id == viewer.user_id || policy::allows(viewer.role, policy::Capability::ListUsers)
 }
 
 pub async fn list(
     viewer: &Viewer,
     db: &impl ConnectionTrait,
     role: Option<Role>,
-) -> AppResult<Vec<User>> {
+) -> AppResult<Vec<app_user::Model>> {
     policy::require(viewer, policy::Capability::ListUsers)?;
     let mut query = app_user::Entity::find().order_by_asc(app_user::Column::Id);
     if let Some(role) = role {
         query = query.filter(app_user::Column::Role.eq(role.code()));
     }
-    query
-        .all(db)
-        .await?
-        .into_iter()
-        .map(User::try_from)
-        .collect()
+    Ok(query.all(db).await?)
 }

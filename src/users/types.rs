@@ -1,5 +1,6 @@
-use crate::auth;
-use crate::error::AppError;
+use crate::app::Loaders;
+use crate::auth::{self, Viewer};
+use crate::error::{AppError, AppResult};
 use crate::graphql::ids::{NodeType, encode};
 use async_graphql::{ComplexObject, Enum, ID, SimpleObject};
 
@@ -42,6 +43,31 @@ impl TryFrom<entity::app_user::Model> for User {
             name: m.name,
             email: m.email,
         })
+    }
+}
+
+impl User {
+    /// User `id`, when the viewer may see it (`users::service::may_see`).
+    pub async fn visible(viewer: &Viewer, loaders: &Loaders, id: i64) -> AppResult<Option<User>> {
+        if !super::service::may_see(viewer, id) {
+            return Ok(None);
+        }
+        loaders
+            .users
+            .load_one(id)
+            .await?
+            .map(User::try_from)
+            .transpose()
+    }
+
+    /// The viewer's own user.
+    pub async fn me(viewer: &Viewer, loaders: &Loaders) -> AppResult<User> {
+        loaders
+            .users
+            .load_one(viewer.user_id)
+            .await?
+            .map(User::try_from)
+            .ok_or_else(|| AppError::internal("the viewer's user row is missing"))?
     }
 }
 
