@@ -2,7 +2,9 @@
 
 use super::service;
 use super::types::{Campaign, CampaignInput};
+use crate::auth::policy::{self, Capability};
 use crate::error::ApiResult;
+use crate::graphql::ids::{self, NodeType};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::graphql::{state, viewer};
 use async_graphql::{Context, ID, Object};
@@ -31,7 +33,7 @@ impl CampaignMutation {
         input: CampaignInput,
     ) -> ApiResult<Campaign> {
         Ok(Campaign(
-            service::create(viewer(ctx)?, &state(ctx).db.write, input).await?,
+            service::create(viewer(ctx)?, &state(ctx).db.write, input.into()).await?,
         ))
     }
 
@@ -42,8 +44,13 @@ impl CampaignMutation {
         id: ID,
         input: CampaignInput,
     ) -> ApiResult<Campaign> {
+        let viewer = viewer(ctx)?;
+        // The policy first: a role that may not write learns nothing of its
+        // arguments.
+        policy::require(viewer, Capability::WriteCampaigns)?;
+        let id = ids::decode(NodeType::Campaign, &id, "id")?;
         Ok(Campaign(
-            service::update(viewer(ctx)?, &state(ctx).db.write, &id, input).await?,
+            service::update(viewer, &state(ctx).db.write, id, input.into()).await?,
         ))
     }
 
@@ -57,9 +64,11 @@ impl CampaignMutation {
         amount: Decimal,
     ) -> ApiResult<Campaign> {
         let viewer = viewer(ctx)?;
+        policy::require(viewer, Capability::WriteCampaigns)?;
+        let id = ids::decode(NodeType::Campaign, &campaign_id, "campaignId")?;
         let db = &state(ctx).db.write;
         Ok(Campaign(
-            service::record_spend(viewer, db, &campaign_id, on.0, amount.as_str()).await?,
+            service::record_spend(viewer, db, id, on.0, amount.as_str()).await?,
         ))
     }
 }

@@ -1,13 +1,9 @@
 //! The work on campaigns: validation, access through the policy, the spend
 //! upsert, and resolving a lead's or an interaction's campaign.
 
-use super::loader::SpendKey;
-use super::types::{Campaign, CampaignInput};
-use crate::app::Loaders;
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
 use crate::error::{AppError, AppResult, is_unique_violation};
-use crate::graphql::ids::{self, NodeType};
 use crate::leads::channel::Channel;
 use crate::validate;
 use chrono::NaiveDate;
@@ -18,6 +14,18 @@ use sea_orm::{
     QueryOrder, QuerySelect, TransactionTrait,
 };
 
+/// A campaign's attributes as given (`createCampaign`, `updateCampaign`);
+/// the service validates them.
+#[derive(Clone, Debug)]
+pub struct CampaignSpec {
+    pub name: String,
+    pub channel: Channel,
+    pub starts_on: Option<NaiveDate>,
+    pub ends_on: Option<NaiveDate>,
+    /// A decimal amount, at most 2 decimals.
+    pub budget: Option<String>,
+}
+
 /// Validated attributes of a campaign.
 struct Attributes {
     name: String,
@@ -27,11 +35,10 @@ struct Attributes {
     budget_cents: Option<i64>,
 }
 
-fn validate_input(input: &CampaignInput) -> AppResult<Attributes> {
+fn validate_input(input: &CampaignSpec) -> AppResult<Attributes> {
     let name = validate::text("input.name", Some(&input.name), validate::MAX_STRING)?
         .ok_or_else(|| AppError::bad_input("input.name", "input.name must not be empty"))?;
-    let starts_on = input.starts_on.map(|d| d.0);
-    let ends_on = input.ends_on.map(|d| d.0);
+    let (starts_on, ends_on) = (input.starts_on, input.ends_on);
     if let (Some(start), Some(end)) = (starts_on, ends_on)
         && end < start
     {
@@ -42,13 +49,13 @@ fn validate_input(input: &CampaignInput) -> AppResult<Attributes> {
     }
     Ok(Attributes {
         name,
-        channel: input.channel.into(),
+        channel: input.channel,
         starts_on,
         ends_on,
         budget_cents: input
             .budget
             .as_ref()
-            .map(|b| validate::amount_cents("input.budget", b.as_str()))
+            .map(|b| validate::amount_cents("input.budget", b))
             .transpose()?,
     })
 }
@@ -61,11 +68,6 @@ fn duplicate_name(err: sea_orm::DbErr) -> AppError {
     }
 }
 
-/// Parse a campaign id argument.
-fn campaign_id(id: &async_graphql::ID, field: &str) -> AppResult<i64> {
-    ids::decode(NodeType::Campaign, id, field)
-}
-
 /// `campaigns`: every campaign, by name.
 pub async fn list(viewer: &Viewer, db: &impl ConnectionTrait) -> AppResult<Vec<campaign::Model>> {
     policy::require(viewer, Capability::ReadCampaigns)?;
@@ -76,19 +78,12 @@ pub async fn list(viewer: &Viewer, db: &impl ConnectionTrait) -> AppResult<Vec<c
         .await?)
 }
 
-/// A campaign by id for `node`, `Lead.sourceCampaign`, `Interaction.campaign`:
-/// `FORBIDDEN` for roles that may not read campaigns.
-pub async fn by_id(viewer: &Viewer, loaders: &Loaders, id: i64) -> AppResult<Option<Campaign>> {
-    policy::require(viewer, Capability::ReadCampaigns)?;
-    Ok(loaders.campaigns.load_one(id).await?.map(Campaign))
-}
-
 /// `createCampaign`.
 #[tracing::instrument(skip_all, fields(subject = %viewer.subject))]
 pub async fn create(
     viewer: &Viewer,
     db: &DatabaseConnection,
-    input: CampaignInput,
+    input: CampaignSpec,
 ) -> AppResult<campaign::Model> {
     policy::require(viewer, Capability::WriteCampaigns)?;
     let a = validate_input(&input)?;
@@ -110,15 +105,14 @@ pub async fn create(
 }
 
 /// `updateCampaign`: replaces every attribute.
-#[tracing::instrument(skip_all, fields(campaign_id = %id.as_str()))]
+#[tracing::instrument(skip_all, fields(campaign_id = id))]
 pub async fn update(
     viewer: &Viewer,
     db: &DatabaseConnection,
-    id: &async_graphql::ID,
-    input: CampaignInput,
+    id: i64,
+    input: CampaignSpec,
 ) -> AppResult<campaign::Model> {
     policy::require(viewer, Capability::WriteCampaigns)?;
-    let id = campaign_id(id, "id")?;
     let a = validate_input(&input)?;
     let txn = db.begin().await?;
     let current = campaign::Entity::find_by_id(id)
@@ -142,16 +136,15 @@ pub async fn update(
 
 /// `recordSpend`: one amount per campaign and day; recording a day again
 /// replaces its amount (an ad platform re-reporting).
-#[tracing::instrument(skip_all, fields(campaign_id = %id.as_str(), %on))]
+#[tracing::instrument(skip_all, fields(campaign_id = id, %on))]
 pub async fn record_spend(
     viewer: &Viewer,
     db: &DatabaseConnection,
-    id: &async_graphql::ID,
+    id: i64,
     on: NaiveDate,
     amount: &str,
 ) -> AppResult<campaign::Model> {
     policy::require(viewer, Capability::WriteCampaigns)?;
-    let id = campaign_id(id, "campaignId")?;
     let cents = validate::amount_cents("amount", amount)?;
     let txn = db.begin().await?;
     let current = campaign::Entity::find_by_id(id)
@@ -180,28 +173,6 @@ pub async fn record_spend(
         .await?;
     txn.commit().await?;
     Ok(current)
-}
-
-/// `Campaign.spend(from, to)` in cents, through the batching loader.
-pub async fn spend(
-    viewer: &Viewer,
-    loaders: &Loaders,
-    campaign_id: i64,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-) -> AppResult<i128> {
-    policy::require(viewer, Capability::ReadCampaignCost)?;
-    if let (Some(from), Some(to)) = (from, to)
-        && to < from
-    {
-        return Err(AppError::bad_input("to", "to must not be before from"));
-    }
-    let key = SpendKey {
-        campaign_id,
-        from,
-        to,
-    };
-    Ok(loaders.campaign_spend.load_one(key).await?.unwrap_or(0))
 }
 
 /// The channels of these campaigns (the ones that exist), inside the

@@ -3,7 +3,7 @@
 use crate::app::{AppState, Loaders};
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
-use crate::error::ApiResult;
+use crate::error::{ApiResult, AppError, AppResult};
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::scalars::{Date, Decimal, Money};
 use crate::leads::types::Channel;
@@ -23,6 +23,16 @@ pub struct Campaign(pub campaign::Model);
 impl From<campaign::Model> for Campaign {
     fn from(m: campaign::Model) -> Self {
         Campaign(m)
+    }
+}
+
+impl Campaign {
+    /// A campaign by id for `node`, `Lead.sourceCampaign`,
+    /// `Interaction.campaign`: `FORBIDDEN` for roles that may not read
+    /// campaigns.
+    pub async fn visible(viewer: &Viewer, loaders: &Loaders, id: i64) -> AppResult<Option<Self>> {
+        policy::require(viewer, Capability::ReadCampaigns)?;
+        Ok(loaders.campaigns.load_one(id).await?.map(Campaign))
     }
 }
 
@@ -66,15 +76,20 @@ impl Campaign {
         to: Option<Date>,
     ) -> ApiResult<Money> {
         let viewer = crate::graphql::viewer(ctx)?;
+        policy::require(viewer, Capability::ReadCampaignCost)?;
+        let (from, to) = (from.map(|d| d.0), to.map(|d| d.0));
+        if let (Some(from), Some(to)) = (from, to)
+            && to < from
+        {
+            return Err(AppError::bad_input("to", "to must not be before from").into());
+        }
+        let key = super::loader::SpendKey {
+            campaign_id: self.0.id,
+            from,
+            to,
+        };
         let loaders = ctx.data_unchecked::<Loaders>();
-        let cents = super::service::spend(
-            viewer,
-            loaders,
-            self.0.id,
-            from.map(|d| d.0),
-            to.map(|d| d.0),
-        )
-        .await?;
+        let cents = loaders.campaign_spend.load_one(key).await?.unwrap_or(0);
         let state = ctx.data_unchecked::<AppState>();
         Ok(Money::from_cents(cents, state.currency()))
     }
@@ -92,4 +107,16 @@ pub struct CampaignInput {
     pub ends_on: Option<Date>,
     /// At least 0, at most 2 decimals.
     pub budget: Option<Decimal>,
+}
+
+impl From<CampaignInput> for super::service::CampaignSpec {
+    fn from(input: CampaignInput) -> Self {
+        super::service::CampaignSpec {
+            name: input.name,
+            channel: input.channel.into(),
+            starts_on: input.starts_on.map(|d| d.0),
+            ends_on: input.ends_on.map(|d| d.0),
+            budget: input.budget.map(|b| b.as_str().to_owned()),
+        }
+    }
 }

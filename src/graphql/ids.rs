@@ -109,7 +109,7 @@ impl NodeQuery {
             .map(Node::Interaction),
             // Roles that may not read campaigns get `null`, as for any node they cannot see.
             NodeType::Campaign => {
-                match crate::campaigns::service::by_id(viewer, loaders, number).await {
+                match crate::campaigns::types::Campaign::visible(viewer, loaders, number).await {
                     Ok(campaign) => campaign.map(Node::Campaign),
                     Err(crate::error::AppError::Forbidden(_)) => None,
                     Err(err) => return Err(err.into()),
@@ -118,9 +118,9 @@ impl NodeQuery {
             NodeType::ScoringRule => crate::scoring::service::visible_rule(viewer, loaders, number)
                 .await?
                 .map(|r| Node::ScoringRule(crate::scoring::types::ScoringRule(r))),
-            NodeType::Persona => crate::personas::service::visible_persona(viewer, loaders, number)
+            NodeType::Persona => crate::personas::types::Persona::visible(viewer, loaders, number)
                 .await?
-                .map(|p| Node::Persona(crate::personas::types::Persona(p))),
+                .map(Node::Persona),
         })
     }
 }

@@ -66,7 +66,7 @@ impl Interaction {
         };
         let viewer = crate::graphql::viewer(ctx)?;
         let loaders = ctx.data_unchecked::<Loaders>();
-        Ok(crate::campaigns::service::by_id(viewer, loaders, id).await?)
+        Ok(crate::campaigns::types::Campaign::visible(viewer, loaders, id).await?)
     }
     /// The caller's idempotency key.
     async fn external_id(&self) -> Option<&str> {

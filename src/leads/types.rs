@@ -194,7 +194,7 @@ impl Lead {
         };
         let viewer = crate::graphql::viewer(ctx)?;
         let loaders = ctx.data_unchecked::<Loaders>();
-        Ok(crate::campaigns::service::by_id(viewer, loaders, id).await?)
+        Ok(crate::campaigns::types::Campaign::visible(viewer, loaders, id).await?)
     }
     /// The sales rep who owns the lead.
     async fn owner(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {

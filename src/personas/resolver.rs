@@ -26,7 +26,7 @@ pub struct PersonaMutation;
 impl PersonaMutation {
     /// Add a persona (MARKETING, ADMIN); leads match it from the next rescoring on.
     async fn create_persona(&self, ctx: &Context<'_>, input: PersonaInput) -> ApiResult<Persona> {
-        let persona = service::create(viewer(ctx)?, &state(ctx).db.write, input).await?;
+        let persona = service::create(viewer(ctx)?, &state(ctx).db.write, input.into()).await?;
         Ok(Persona(persona))
     }
 
@@ -39,7 +39,7 @@ impl PersonaMutation {
     ) -> ApiResult<Persona> {
         let viewer = viewer(ctx)?;
         let id = ids::decode(NodeType::Persona, &id, "id")?;
-        let persona = service::update(viewer, &state(ctx).db.write, id, input).await?;
+        let persona = service::update(viewer, &state(ctx).db.write, id, input.into()).await?;
         Ok(Persona(persona))
     }
 

@@ -2,8 +2,6 @@
 //! scoring reads.
 
 use super::fit::PersonaCriteria;
-use super::types::PersonaInput;
-use crate::app::Loaders;
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
 use crate::db::Db;
@@ -55,23 +53,20 @@ pub async fn list(viewer: &Viewer, db: &impl ConnectionTrait) -> AppResult<Vec<p
     Ok(in_use().all(db).await?)
 }
 
-/// A persona by id for `node(id)`: `None` when deleted or not readable.
-pub async fn visible_persona(
-    viewer: &Viewer,
-    loaders: &Loaders,
-    id: i64,
-) -> AppResult<Option<persona::Model>> {
-    if !policy::allows(viewer.role, Capability::ReadPersonas) {
-        return Ok(None);
-    }
-    Ok(loaders
-        .personas
-        .load_one(id)
-        .await?
-        .filter(|p| p.deleted_at.is_none()))
+/// A whole persona as given (`createPersona`, `updatePersona`); the service
+/// checks it.
+#[derive(Clone, Debug, Default)]
+pub struct PersonaSpec {
+    pub name: String,
+    pub description: Option<String>,
+    pub industries: Option<Vec<String>>,
+    pub company_size_min: Option<i32>,
+    pub company_size_max: Option<i32>,
+    pub countries: Option<Vec<String>>,
+    pub job_title_keywords: Option<Vec<String>>,
 }
 
-/// A checked `PersonaInput`.
+/// A checked `PersonaSpec`.
 struct Checked {
     name: String,
     description: Option<String>,
@@ -100,7 +95,7 @@ fn text_list(field: &str, values: Option<&[String]>) -> AppResult<Vec<String>> {
         .collect()
 }
 
-fn check(input: &PersonaInput) -> AppResult<Checked> {
+fn check(input: &PersonaSpec) -> AppResult<Checked> {
     let name = validate::text("input.name", Some(&input.name), validate::MAX_STRING)?
         .ok_or_else(|| AppError::bad_input("input.name", "input.name must not be empty"))?;
     let description = validate::text(
@@ -187,7 +182,7 @@ fn unique_to_conflict(err: DbErr) -> AppError {
 pub async fn create(
     viewer: &Viewer,
     db: &DatabaseConnection,
-    input: PersonaInput,
+    input: PersonaSpec,
 ) -> AppResult<persona::Model> {
     policy::require(viewer, Capability::WritePersonas)?;
     let checked = check(&input)?;
@@ -210,7 +205,7 @@ pub async fn update(
     viewer: &Viewer,
     db: &DatabaseConnection,
     id: i64,
-    input: PersonaInput,
+    input: PersonaSpec,
 ) -> AppResult<persona::Model> {
     policy::require(viewer, Capability::WritePersonas)?;
     let checked = check(&input)?;

@@ -1,5 +1,9 @@
 //! GraphQL types of personas.
 
+use crate::app::Loaders;
+use crate::auth::Viewer;
+use crate::auth::policy::{self, Capability};
+use crate::error::AppResult;
 use crate::graphql::ids::{NodeType, encode};
 use async_graphql::{ID, InputObject, Object};
 use entity::persona;
@@ -7,6 +11,21 @@ use entity::persona;
 /// An ideal customer profile. Its criteria are the non-empty lists and the
 /// size bounds; a lead's fit is the share of criteria it satisfies.
 pub struct Persona(pub persona::Model);
+
+impl Persona {
+    /// A persona by id for `node(id)`: `None` when deleted or not readable.
+    pub async fn visible(viewer: &Viewer, loaders: &Loaders, id: i64) -> AppResult<Option<Self>> {
+        if !policy::allows(viewer.role, Capability::ReadPersonas) {
+            return Ok(None);
+        }
+        Ok(loaders
+            .personas
+            .load_one(id)
+            .await?
+            .filter(|p| p.deleted_at.is_none())
+            .map(Persona))
+    }
+}
 
 #[Object]
 impl Persona {
@@ -62,4 +81,18 @@ pub struct PersonaInput {
     pub countries: Option<Vec<String>>,
     /// Substrings of the job title, case-insensitive.
     pub job_title_keywords: Option<Vec<String>>,
+}
+
+impl From<PersonaInput> for super::service::PersonaSpec {
+    fn from(input: PersonaInput) -> Self {
+        super::service::PersonaSpec {
+            name: input.name,
+            description: input.description,
+            industries: input.industries,
+            company_size_min: input.company_size_min,
+            company_size_max: input.company_size_max,
+            countries: input.countries,
+            job_title_keywords: input.job_title_keywords,
+        }
+    }
 }
