@@ -115,9 +115,11 @@ impl NodeQuery {
                     Err(err) => return Err(err.into()),
                 }
             }
-            NodeType::ScoringRule => crate::scoring::service::visible_rule(viewer, loaders, number)
-                .await?
-                .map(|r| Node::ScoringRule(crate::scoring::types::ScoringRule(r))),
+            NodeType::ScoringRule => {
+                crate::scoring::types::ScoringRule::visible(viewer, loaders, number)
+                    .await?
+                    .map(Node::ScoringRule)
+            }
             NodeType::Persona => crate::personas::types::Persona::visible(viewer, loaders, number)
                 .await?
                 .map(Node::Persona),

@@ -153,14 +153,7 @@ impl Lead {
         ctx: &Context<'_>,
     ) -> ApiResult<Vec<crate::scoring::types::ScoreContribution>> {
         let loaders = ctx.data_unchecked::<Loaders>();
-        let rows = crate::scoring::service::breakdown(loaders, &self.0).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(rule, points)| crate::scoring::types::ScoreContribution {
-                rule: crate::scoring::types::ScoringRule(rule),
-                points,
-            })
-            .collect())
+        Ok(crate::scoring::types::breakdown(loaders, &self.0).await?)
     }
     /// The best-matching persona; `null` when none matches at all.
     async fn persona(

@@ -48,7 +48,7 @@ impl ScoringMutation {
         ctx: &Context<'_>,
         input: ScoringRuleInput,
     ) -> ApiResult<ScoringRule> {
-        let rule = service::create_rule(viewer(ctx)?, &state(ctx).db.write, input).await?;
+        let rule = service::create_rule(viewer(ctx)?, &state(ctx).db.write, input.into()).await?;
         Ok(ScoringRule(rule))
     }
 
@@ -62,7 +62,7 @@ impl ScoringMutation {
     ) -> ApiResult<ScoringRule> {
         let viewer = viewer(ctx)?;
         let id = ids::decode(NodeType::ScoringRule, &id, "id")?;
-        let rule = service::update_rule(viewer, &state(ctx).db.write, id, input).await?;
+        let rule = service::update_rule(viewer, &state(ctx).db.write, id, input.into()).await?;
         Ok(ScoringRule(rule))
     }
 

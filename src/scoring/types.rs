@@ -7,9 +7,10 @@
 //! absent from other roles' introspection and `FORBIDDEN` when asked anyway.
 
 use super::engine;
+use crate::app::Loaders;
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
-use crate::error::ApiResult;
+use crate::error::{ApiResult, AppResult};
 use crate::graphql::ids::{NodeType, encode};
 use crate::interactions::{self, types::InteractionKind};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
@@ -100,6 +101,20 @@ impl From<engine::FitCondition> for FitCondition {
 pub struct ScoringRule(pub scoring_rule::Model);
 
 impl ScoringRule {
+    /// A rule by id for `node(id)`: `None` when deleted or the viewer may
+    /// not read rules.
+    pub async fn visible(viewer: &Viewer, loaders: &Loaders, id: i64) -> AppResult<Option<Self>> {
+        if !policy::allows(viewer.role, Capability::ReadScoring) {
+            return Ok(None);
+        }
+        Ok(loaders
+            .scoring_rules
+            .load_one(id)
+            .await?
+            .filter(|r| r.deleted_at.is_none())
+            .map(ScoringRule))
+    }
+
     /// The definition, for viewers who may read scoring rules.
     fn definition(&self, ctx: &Context<'_>) -> ApiResult<&scoring_rule::Model> {
         policy::require(crate::graphql::viewer(ctx)?, Capability::ReadScoring)?;
@@ -230,4 +245,63 @@ pub struct ScoringRuleInput {
     pub decay_half_life_days: Option<i32>,
     /// ENGAGEMENT rules: at least 1; `null` = no cap.
     pub max_points_per_lead: Option<i32>,
+}
+
+impl From<ScoringRuleInput> for super::service::RuleSpec {
+    fn from(input: ScoringRuleInput) -> Self {
+        super::service::RuleSpec {
+            name: input.name,
+            kind: input.kind.into(),
+            points: input.points,
+            active: input.active.unwrap_or(true),
+            condition: input.condition.map(|c| super::service::ConditionSpec {
+                field: c.field.into(),
+                op: c.op.into(),
+                values: c.values,
+            }),
+            interaction_kind: input.interaction_kind.map(Into::into),
+            metadata_key: input.metadata_key,
+            metadata_contains: input.metadata_contains,
+            decay_half_life_days: input.decay_half_life_days,
+            max_points_per_lead: input.max_points_per_lead,
+        }
+    }
+}
+
+/// `Lead.scoreBreakdown`: each contribution with its rule, through the
+/// request's rule loader (one query for a whole page of leads).
+pub async fn breakdown(
+    loaders: &Loaders,
+    lead: &entity::lead::Model,
+) -> AppResult<Vec<ScoreContribution>> {
+    let contributions: Vec<(i64, i32)> = lead
+        .score_breakdown
+        .0
+        .iter()
+        .map(|share| (share.rule_id, share.points))
+        .collect();
+    if contributions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rules = loaders
+        .scoring_rules
+        .load_many(contributions.iter().map(|(rule_id, _)| *rule_id))
+        .await?;
+    Ok(contributions
+        .into_iter()
+        .filter_map(|(rule_id, points)| match rules.get(&rule_id) {
+            Some(rule) => Some(ScoreContribution {
+                rule: ScoringRule(rule.clone()),
+                points,
+            }),
+            None => {
+                tracing::error!(
+                    lead_id = lead.id,
+                    rule_id,
+                    "score breakdown names a missing rule"
+                );
+                None
+            }
+        })
+        .collect())
 }
