@@ -11,6 +11,7 @@ pub mod cursor;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod global_id;
 pub mod graphql;
 pub mod interactions;
 pub mod kpis;
