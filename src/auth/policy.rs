@@ -30,6 +30,12 @@ pub enum LeadScope {
     Nothing,
 }
 
+/// The owner of a lead the viewer creates: SALES owns what it creates (an
+/// unowned LEAD would be invisible to it); other roles create unowned leads.
+pub fn owner_of_created_lead(viewer: &Viewer) -> Option<i64> {
+    (viewer.role == Role::Sales).then_some(viewer.user_id)
+}
+
 pub fn lead_scope(viewer: &Viewer) -> LeadScope {
     match viewer.role {
         Role::Admin | Role::Marketing => LeadScope::All,

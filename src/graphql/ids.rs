@@ -44,7 +44,7 @@ impl NodeQuery {
             NodeType::User => crate::users::types::User::visible(viewer, loaders, number)
                 .await?
                 .map(Node::User),
-            NodeType::Interaction => crate::interactions::service::visible_interaction(
+            NodeType::Interaction => crate::interactions::types::Interaction::visible(
                 viewer,
                 &super::state(ctx).db,
                 loaders,

@@ -259,3 +259,16 @@ impl Loader<InteractionCountKey> for InteractionCountLoader {
         Ok(result)
     }
 }
+
+/// The interaction `id` as stored (metadata that cannot be decoded reads as
+/// absent, as in the pages), before any access check.
+pub async fn stored_interaction(
+    db: &sea_orm::DatabaseConnection,
+    id: i64,
+) -> Result<Option<interaction::Model>, AppError> {
+    Ok(interaction::Entity::find_by_id(id)
+        .into_model::<StoredInteraction>()
+        .one(db)
+        .await?
+        .map(|StoredInteraction(model)| model))
+}

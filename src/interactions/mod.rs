@@ -4,6 +4,7 @@
 
 pub mod kind;
 pub mod loader;
+pub mod model;
 pub mod resolver;
 pub mod service;
 pub mod types;

@@ -4,6 +4,7 @@ use super::service;
 use super::types::{
     BatchResult, CaptureLeadInput, CaptureResult, Interaction, RecordInteractionInput,
 };
+use crate::auth::policy::{self, Capability};
 use crate::error::ApiResult;
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::{state, viewer};
@@ -23,8 +24,13 @@ impl InteractionMutation {
         ctx: &Context<'_>,
         input: RecordInteractionInput,
     ) -> ApiResult<Interaction> {
+        let viewer = viewer(ctx)?;
+        // The policy first: a role that may not record learns nothing of
+        // its input.
+        policy::require(viewer, Capability::RecordInteractions)?;
+        let input = input.into_domain("input.")?;
         Ok(Interaction(
-            service::record(viewer(ctx)?, &state(ctx).db.write, input).await?,
+            service::record(viewer, &state(ctx).db.write, input).await?,
         ))
     }
 
@@ -36,7 +42,15 @@ impl InteractionMutation {
         ctx: &Context<'_>,
         inputs: Vec<RecordInteractionInput>,
     ) -> ApiResult<BatchResult> {
-        Ok(service::record_batch(viewer(ctx)?, &state(ctx).db.write, inputs).await?)
+        let viewer = viewer(ctx)?;
+        policy::require(viewer, Capability::RecordInteractions)?;
+        let inputs = inputs
+            .into_iter()
+            .enumerate()
+            .map(|(index, input)| input.into_domain(&format!("inputs.{index}.")))
+            .collect();
+        let outcome = service::record_batch(viewer, &state(ctx).db.write, inputs).await?;
+        Ok(outcome.into())
     }
 
     /// A landing-page form: upsert the lead by email and record a FORM_SUBMIT.
@@ -46,7 +60,10 @@ impl InteractionMutation {
         ctx: &Context<'_>,
         input: CaptureLeadInput,
     ) -> ApiResult<CaptureResult> {
-        let captured = service::capture(viewer(ctx)?, &state(ctx).db.write, input).await?;
+        let viewer = viewer(ctx)?;
+        policy::require(viewer, Capability::CaptureLead)?;
+        let input = input.into_domain()?;
+        let captured = service::capture(viewer, &state(ctx).db.write, input).await?;
         Ok(CaptureResult {
             lead_id: encode(NodeType::Lead, captured.lead_id),
             created: captured.created,

@@ -1,17 +1,10 @@
 //! Recording interactions, singly, in batches and by form capture.
 
 use super::kind::InteractionKind;
-use super::loader::{InteractionCountKey, InteractionPageKey};
-use super::types::{
-    BatchError, BatchResult, CaptureLeadInput, Interaction, InteractionConnection, InteractionEdge,
-    RecordInteractionInput,
-};
-use crate::app::Loaders;
+use super::model::{BatchOutcome, Capture, Captured, LeadRef, NewInteraction};
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability, LeadAction};
 use crate::error::{AppError, AppResult};
-use crate::graphql::ids::{self, NodeType};
-use crate::graphql::pagination::{PageInfo, decode_cursor, encode_cursor, from_micros, micros};
 use crate::leads::channel::Channel;
 use crate::leads::service as leads;
 use crate::validate;
@@ -21,13 +14,6 @@ use sea_orm::{
     QuerySelect, TransactionTrait, TryInsertResult,
 };
 use std::collections::HashMap;
-
-/// Where an interaction goes: a lead id or an email.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum LeadRef {
-    Id(i64),
-    Email(String),
-}
 
 /// A validated interaction, not yet tied to a loaded lead.
 struct Prepared {
@@ -45,30 +31,19 @@ struct Prepared {
     metadata: Option<serde_json::Value>,
 }
 
-fn prepare(input: &RecordInteractionInput, prefix: &str) -> AppResult<Prepared> {
-    let f = |name: &str| format!("{prefix}{name}");
-    let lead = match (&input.lead_id, &input.lead_email) {
-        (Some(id), None) => LeadRef::Id(ids::decode(NodeType::Lead, id, &f("leadId"))?),
-        (None, Some(email)) => LeadRef::Email(validate::email(&f("leadEmail"), email)?),
-        _ => {
-            return Err(AppError::bad_input(
-                f("leadId"),
-                "give exactly one of leadId and leadEmail",
-            ));
-        }
+fn prepare(input: &NewInteraction) -> AppResult<Prepared> {
+    let f = |name: &str| format!("{}{name}", input.prefix);
+    let lead = match &input.lead {
+        LeadRef::Id(id) => LeadRef::Id(*id),
+        LeadRef::Email(email) => LeadRef::Email(validate::email(&f("leadEmail"), email)?),
     };
     // Whether the campaign exists is checked in the recording transaction.
-    let campaign_id = input
-        .campaign_id
-        .as_ref()
-        .map(|id| ids::decode(NodeType::Campaign, id, &f("campaignId")))
-        .transpose()?;
     Ok(Prepared {
         lead,
-        kind: input.kind.into(),
-        occurred_at: input.occurred_at.map(|t| t.0).unwrap_or_else(validate::now),
-        channel: input.channel.map(Into::into),
-        campaign_id,
+        kind: input.kind,
+        occurred_at: input.occurred_at.unwrap_or_else(validate::now),
+        channel: input.channel,
+        campaign_id: input.campaign_id,
         campaign_field: f("campaignId"),
         external_id: validate::text(
             &f("externalId"),
@@ -76,7 +51,7 @@ fn prepare(input: &RecordInteractionInput, prefix: &str) -> AppResult<Prepared> 
             validate::MAX_STRING,
         )?,
         external_id_field: f("externalId"),
-        metadata: validate::metadata(&f("metadata"), input.metadata.as_ref().map(|j| &j.0))?,
+        metadata: validate::metadata(&f("metadata"), input.metadata.as_ref())?,
     })
 }
 
@@ -196,10 +171,10 @@ fn answer(
 pub async fn record(
     viewer: &Viewer,
     db: &DatabaseConnection,
-    input: RecordInteractionInput,
+    input: NewInteraction,
 ) -> AppResult<interaction::Model> {
     policy::require(viewer, Capability::RecordInteractions)?;
-    let mut prepared = prepare(&input, "input.")?;
+    let mut prepared = prepare(&input)?;
     let txn = db.begin().await?;
     if let Some(campaign) = prepared.campaign_id {
         let channel =
@@ -230,13 +205,15 @@ pub async fn record(
 }
 
 /// `recordInteractions`: each bad item reported by index, the good ones
-/// recorded together in one transaction.
+/// recorded together in one transaction. An item the caller could not
+/// convert (an undecodable id) comes as its error and is reported at its
+/// index like any other bad item.
 #[tracing::instrument(skip_all, fields(subject = %viewer.subject, items = inputs.len()))]
 pub async fn record_batch(
     viewer: &Viewer,
     db: &DatabaseConnection,
-    inputs: Vec<RecordInteractionInput>,
-) -> AppResult<BatchResult> {
+    inputs: Vec<AppResult<NewInteraction>>,
+) -> AppResult<BatchOutcome> {
     policy::require(viewer, Capability::RecordInteractions)?;
     if inputs.len() > validate::MAX_BATCH {
         return Err(AppError::LimitExceeded(format!(
@@ -247,9 +224,9 @@ pub async fn record_batch(
     let mut errors = Vec::new();
     let mut prepared = Vec::with_capacity(inputs.len());
     for (index, input) in inputs.iter().enumerate() {
-        match prepare(input, &format!("inputs.{index}.")) {
+        match input.as_ref().map_err(Clone::clone).and_then(prepare) {
             Ok(p) => prepared.push((index, p)),
-            Err(err) => errors.push(batch_error(index, &err)),
+            Err(err) => errors.push((index, err)),
         }
     }
     let txn = db.begin().await?;
@@ -262,9 +239,9 @@ pub async fn record_batch(
     let mut known = Vec::with_capacity(prepared.len());
     for (index, mut p) in prepared {
         match p.campaign_id.map(|id| campaigns.get(&id)) {
-            Some(None) => errors.push(batch_error(
+            Some(None) => errors.push((
                 index,
-                &AppError::bad_input(p.campaign_field.clone(), "no such campaign"),
+                AppError::bad_input(p.campaign_field.clone(), "no such campaign"),
             )),
             Some(Some(channel)) => {
                 p.channel.get_or_insert(*channel);
@@ -318,7 +295,7 @@ pub async fn record_batch(
             });
         match outcome {
             Ok(lead_id) => accepted.push((*index, p, lead_id)),
-            Err(err) => errors.push(batch_error(*index, &err)),
+            Err(err) => errors.push((*index, err)),
         }
     }
     // Each externalId, stored or earlier in this batch, names its lead: the
@@ -342,7 +319,7 @@ pub async fn record_batch(
                     continue;
                 }
                 Some(_) => {
-                    errors.push(batch_error(index, &external_id_taken(&p.external_id_field)));
+                    errors.push((index, external_id_taken(&p.external_id_field)));
                     continue;
                 }
                 None => {
@@ -380,17 +357,17 @@ pub async fn record_batch(
         for (index, key, lead_id, field) in &keyed {
             if now.get(key).is_some_and(|owner| owner != lead_id) {
                 conflicts += 1;
-                errors.push(batch_error(*index, &external_id_taken(field)));
+                errors.push((*index, external_id_taken(field)));
             }
         }
         duplicates += lost.saturating_sub(conflicts);
     }
     crate::scoring::service::rescore_leads(&txn, touched, validate::now()).await?;
     txn.commit().await?;
-    errors.sort_by_key(|e| e.index);
-    Ok(BatchResult {
-        recorded: i32::try_from(recorded).unwrap_or(i32::MAX),
-        duplicates: i32::try_from(duplicates).unwrap_or(i32::MAX),
+    errors.sort_by_key(|(index, _)| *index);
+    Ok(BatchOutcome {
+        recorded,
+        duplicates,
         errors,
     })
 }
@@ -421,28 +398,13 @@ async fn stored_external_ids(
     Ok(stored)
 }
 
-fn batch_error(index: usize, err: &AppError) -> BatchError {
-    BatchError {
-        index: i32::try_from(index).unwrap_or(i32::MAX),
-        code: err.code().to_owned(),
-        message: err.public_message(),
-    }
-}
-
-/// What `captureLead` did.
-pub struct Captured {
-    pub lead_id: i64,
-    pub created: bool,
-    pub interaction_id: i64,
-}
-
 /// `captureLead`: upsert the lead by email (an existing lead keeps its stage
 /// and owner and gains missing attributes), record a FORM_SUBMIT.
 #[tracing::instrument(skip_all, fields(subject = %viewer.subject))]
 pub async fn capture(
     viewer: &Viewer,
     db: &DatabaseConnection,
-    input: CaptureLeadInput,
+    input: Capture,
 ) -> AppResult<Captured> {
     policy::require(viewer, Capability::CaptureLead)?;
     let new = leads::validate_new(&input.lead, "input.lead.")?;
@@ -451,7 +413,7 @@ pub async fn capture(
         input.external_id.as_deref(),
         validate::MAX_STRING,
     )?;
-    let metadata = validate::metadata("input.metadata", input.metadata.as_ref().map(|j| &j.0))?;
+    let metadata = validate::metadata("input.metadata", input.metadata.as_ref())?;
     // A concurrent capture of the same new email loses the insert race once;
     // the retry finds the lead and updates it instead.
     let mut attempt = 0;
@@ -479,7 +441,7 @@ enum Raced {
 async fn capture_once(
     viewer: &Viewer,
     db: &DatabaseConnection,
-    new: &leads::NewLead,
+    new: &leads::CheckedLead,
     external_id: Option<String>,
     metadata: Option<serde_json::Value>,
 ) -> AppResult<Raced> {
@@ -530,7 +492,7 @@ async fn capture_once(
             }
         }
         None => {
-            let copy = leads::NewLead {
+            let copy = leads::CheckedLead {
                 email: new.email.clone(),
                 first_name: new.first_name.clone(),
                 last_name: new.last_name.clone(),
@@ -577,91 +539,4 @@ fn fill(target: &mut Option<String>, value: &Option<String>) {
     if target.is_none() {
         target.clone_from(value);
     }
-}
-
-/// An interaction by id, when the viewer may see its lead.
-pub async fn visible_interaction(
-    _viewer: &Viewer,
-    db: &crate::db::Db,
-    loaders: &Loaders,
-    id: i64,
-) -> AppResult<Option<Interaction>> {
-    let Some(super::loader::StoredInteraction(model)) = interaction::Entity::find_by_id(id)
-        .into_model()
-        .one(&db.read)
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(loaders
-        .lead(model.lead_id)
-        .await?
-        .map(|_| Interaction(model)))
-}
-
-fn interaction_cursor(m: &interaction::Model) -> String {
-    encode_cursor(&["i", &micros(m.occurred_at).to_string(), &m.id.to_string()])
-}
-
-/// `Lead.interactions`: a page through the loader, newest first.
-pub async fn page_for_lead(
-    loaders: &Loaders,
-    lead_id: i64,
-    first: Option<i32>,
-    after: Option<String>,
-    kinds: Option<Vec<InteractionKind>>,
-) -> AppResult<InteractionConnection> {
-    let first = validate::first(first, 20)?;
-    validate::list_len("kinds", kinds.as_ref().map_or(0, Vec::len))?;
-    let after = match after {
-        None => None,
-        Some(cursor) => {
-            let parts = decode_cursor(&cursor, "i", 2)?;
-            let id: i64 = parts[1]
-                .parse()
-                .map_err(|_| AppError::bad_input("after", "after is not a valid cursor"))?;
-            Some((from_micros(&parts[0])?, id))
-        }
-    };
-    let mut kinds: Vec<&'static str> = kinds
-        .unwrap_or_default()
-        .into_iter()
-        .map(InteractionKind::code)
-        .collect();
-    kinds.sort_unstable();
-    kinds.dedup();
-    let key = InteractionPageKey {
-        lead_id,
-        first,
-        after,
-        kinds: kinds.clone(),
-    };
-    let page = loaders
-        .interactions
-        .load_one(key)
-        .await?
-        .unwrap_or_default();
-    let edges: Vec<InteractionEdge> = page
-        .rows
-        .into_iter()
-        .map(|m| InteractionEdge {
-            cursor: interaction_cursor(&m),
-            node: Interaction(m),
-        })
-        .collect();
-    Ok(InteractionConnection {
-        page_info: PageInfo {
-            has_next_page: page.has_next,
-            has_previous_page: false,
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
-        },
-        edges,
-        count_key: InteractionCountKey { lead_id, kinds },
-    })
-}
-
-/// Parse a kind name.
-pub fn kind(name: &str) -> Option<InteractionKind> {
-    InteractionKind::parse(name)
 }

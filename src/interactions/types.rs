@@ -1,13 +1,17 @@
 //! GraphQL types of interactions.
 
 use super::kind;
+use super::loader::{InteractionCountKey, InteractionPageKey};
+use super::model;
 use crate::app::Loaders;
-use crate::error::{ApiResult, AppError};
+use crate::auth::Viewer;
+use crate::error::{ApiResult, AppError, AppResult};
 use crate::graphql::ids::{NodeType, encode};
-use crate::graphql::pagination::PageInfo;
+use crate::graphql::pagination::{PageInfo, decode_cursor, encode_cursor, from_micros, micros};
 use crate::graphql::scalars::DateTime;
 use crate::leads::channel;
 use crate::leads::types::{Channel, CreateLeadInput, Lead};
+use crate::validate;
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use entity::interaction;
 
@@ -156,4 +160,152 @@ pub struct BatchError {
     pub index: i32,
     pub code: String,
     pub message: String,
+}
+
+// ------------------------------------------------- into the domain's terms
+
+impl RecordInteractionInput {
+    /// The interaction with its ids decoded; `prefix` names its fields
+    /// (`input.`, `inputs.3.`).
+    pub fn into_domain(self, prefix: &str) -> AppResult<model::NewInteraction> {
+        let f = |name: &str| format!("{prefix}{name}");
+        let lead = match (self.lead_id, self.lead_email) {
+            (Some(id), None) => model::LeadRef::Id(crate::graphql::ids::decode(
+                NodeType::Lead,
+                &id,
+                &f("leadId"),
+            )?),
+            (None, Some(email)) => model::LeadRef::Email(email),
+            _ => {
+                return Err(AppError::bad_input(
+                    f("leadId"),
+                    "give exactly one of leadId and leadEmail",
+                ));
+            }
+        };
+        let campaign_id = self
+            .campaign_id
+            .map(|id| crate::graphql::ids::decode(NodeType::Campaign, &id, &f("campaignId")))
+            .transpose()?;
+        Ok(model::NewInteraction {
+            lead,
+            kind: self.kind.into(),
+            occurred_at: self.occurred_at.map(|t| t.0),
+            channel: self.channel.map(Into::into),
+            campaign_id,
+            external_id: self.external_id,
+            metadata: self.metadata.map(|j| j.0),
+            prefix: prefix.to_owned(),
+        })
+    }
+}
+
+impl CaptureLeadInput {
+    pub fn into_domain(self) -> AppResult<model::Capture> {
+        Ok(model::Capture {
+            lead: self.lead.into_domain("input.lead.")?,
+            external_id: self.external_id,
+            metadata: self.metadata.map(|j| j.0),
+        })
+    }
+}
+
+impl From<model::BatchOutcome> for BatchResult {
+    fn from(outcome: model::BatchOutcome) -> Self {
+        let int = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+        BatchResult {
+            recorded: int(outcome.recorded),
+            duplicates: int(outcome.duplicates),
+            errors: outcome
+                .errors
+                .into_iter()
+                .map(|(index, err)| BatchError {
+                    index: i32::try_from(index).unwrap_or(i32::MAX),
+                    code: err.code().to_owned(),
+                    message: err.public_message(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Interaction {
+    /// An interaction by id, when the viewer may see its lead (the lead
+    /// loader is scoped by the policy).
+    pub async fn visible(
+        _viewer: &Viewer,
+        db: &crate::db::Db,
+        loaders: &Loaders,
+        id: i64,
+    ) -> AppResult<Option<Interaction>> {
+        let Some(model) = super::loader::stored_interaction(&db.read, id).await? else {
+            return Ok(None);
+        };
+        Ok(loaders
+            .lead(model.lead_id)
+            .await?
+            .map(|_| Interaction(model)))
+    }
+}
+
+fn interaction_cursor(m: &interaction::Model) -> String {
+    encode_cursor(&["i", &micros(m.occurred_at).to_string(), &m.id.to_string()])
+}
+
+/// `Lead.interactions`: a page through the loader, newest first.
+pub async fn page_for_lead(
+    loaders: &Loaders,
+    lead_id: i64,
+    first: Option<i32>,
+    after: Option<String>,
+    kinds: Option<Vec<kind::InteractionKind>>,
+) -> AppResult<InteractionConnection> {
+    let first = validate::first(first, 20)?;
+    validate::list_len("kinds", kinds.as_ref().map_or(0, Vec::len))?;
+    let after = match after {
+        None => None,
+        Some(cursor) => {
+            let parts = decode_cursor(&cursor, "i", 2)?;
+            let id: i64 = parts[1]
+                .parse()
+                .map_err(|_| AppError::bad_input("after", "after is not a valid cursor"))?;
+            Some((from_micros(&parts[0])?, id))
+        }
+    };
+    let mut kinds: Vec<&'static str> = kinds
+        .unwrap_or_default()
+        .into_iter()
+        .map(kind::InteractionKind::code)
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let key = InteractionPageKey {
+        lead_id,
+        first,
+        after,
+        kinds: kinds.clone(),
+    };
+    let page = loaders
+        .interactions
+        .load_one(key)
+        .await?
+        .unwrap_or_default();
+    let edges: Vec<InteractionEdge> = page
+        .rows
+        .into_iter()
+        .map(|m| InteractionEdge {
+            cursor: interaction_cursor(&m),
+            node: Interaction(m),
+        })
+        .collect();
+    Ok(InteractionConnection {
+        page_info: PageInfo {
+            has_next_page: page.has_next,
+            has_previous_page: false,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        },
+        edges,
+        count_key: InteractionCountKey { lead_id, kinds },
+    })
 }

@@ -4,6 +4,7 @@
 pub mod channel;
 pub mod lifecycle;
 pub mod loader;
+pub mod model;
 pub mod resolver;
 pub mod service;
 pub mod types;

@@ -6,7 +6,9 @@ use super::types::{
     QualificationInput, UpdateLeadInput,
 };
 use crate::app::Loaders;
+use crate::auth::policy::{self, Capability};
 use crate::error::ApiResult;
+use crate::graphql::ids::{self, NodeType};
 use crate::graphql::pagination::PageInfo;
 use crate::graphql::scalars::Decimal;
 use crate::graphql::{state, viewer};
@@ -21,7 +23,7 @@ impl LeadQuery {
     /// A lead by id; `null` when it does not exist or the viewer may not see it.
     async fn lead(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Lead>> {
         viewer(ctx)?;
-        let Ok(id) = service::lead_id(&id, "id") else {
+        let Ok(id) = ids::decode(NodeType::Lead, &id, "id") else {
             return Ok(None);
         };
         Ok(ctx.data_unchecked::<Loaders>().lead(id).await?)
@@ -42,31 +44,34 @@ impl LeadQuery {
     ) -> ApiResult<LeadConnection> {
         let viewer = viewer(ctx)?;
         let first = validate::first(first, 20)?;
-        let filter = filter.unwrap_or_default();
-        let page = service::list(
-            viewer,
-            &state(ctx).db.read,
+        let order: super::model::Order = order_by.map(Into::into).unwrap_or_default();
+        let filter = filter.unwrap_or_default().into_domain()?;
+        let after = after
+            .map(|cursor| super::types::decode_keyset(&cursor, order.field))
+            .transpose()?;
+        let query = super::model::LeadQuery {
             first,
-            after.as_deref(),
-            &filter,
-            order_by,
-        )
-        .await?;
+            after,
+            filter,
+            order,
+        };
+        let page = service::list(viewer, &state(ctx).db.read, &query).await?;
+        let edges: Vec<LeadEdge> = page
+            .rows
+            .into_iter()
+            .map(|l| LeadEdge {
+                cursor: super::types::lead_cursor(order.field, &l),
+                node: Lead(l),
+            })
+            .collect();
         let page_info = PageInfo {
             has_next_page: page.has_next,
             has_previous_page: false,
-            start_cursor: page.rows.first().map(|(c, _)| c.clone()),
-            end_cursor: page.rows.last().map(|(c, _)| c.clone()),
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
         };
         Ok(LeadConnection {
-            edges: page
-                .rows
-                .into_iter()
-                .map(|(cursor, l)| LeadEdge {
-                    cursor,
-                    node: Lead(l),
-                })
-                .collect(),
+            edges,
             page_info,
             count_query: page.count_query,
         })
@@ -81,8 +86,13 @@ impl LeadMutation {
     /// Create a lead at stage LEAD. A duplicate email is `CONFLICT`, with the
     /// existing lead's id in `extensions.leadId` when the caller may see it.
     async fn create_lead(&self, ctx: &Context<'_>, input: CreateLeadInput) -> ApiResult<Lead> {
+        let viewer = viewer(ctx)?;
+        // The policy first: a role that may not create learns nothing of
+        // its input.
+        policy::require(viewer, Capability::CreateLead)?;
+        let input = input.into_domain("input.")?;
         Ok(Lead(
-            service::create(viewer(ctx)?, &state(ctx).db.write, input).await?,
+            service::create(viewer, &state(ctx).db.write, input).await?,
         ))
     }
 
@@ -94,13 +104,13 @@ impl LeadMutation {
         input: UpdateLeadInput,
         expected_version: Option<i32>,
     ) -> ApiResult<Lead> {
-        let id = service::lead_id(&id, "id")?;
+        let id = ids::decode(NodeType::Lead, &id, "id")?;
         Ok(Lead(
             service::update(
                 viewer(ctx)?,
                 &state(ctx).db.write,
                 id,
-                input,
+                input.into(),
                 expected_version,
             )
             .await?,
@@ -117,7 +127,7 @@ impl LeadMutation {
         deal_amount: Option<Decimal>,
         expected_version: Option<i32>,
     ) -> ApiResult<Lead> {
-        let id = service::lead_id(&id, "id")?;
+        let id = ids::decode(NodeType::Lead, &id, "id")?;
         let request = TransitionRequest {
             to: to.into(),
             reason,
@@ -137,9 +147,9 @@ impl LeadMutation {
         id: ID,
         input: QualificationInput,
     ) -> ApiResult<Lead> {
-        let id = service::lead_id(&id, "id")?;
+        let id = ids::decode(NodeType::Lead, &id, "id")?;
         Ok(Lead(
-            service::qualify(viewer(ctx)?, &state(ctx).db.write, id, input).await?,
+            service::qualify(viewer(ctx)?, &state(ctx).db.write, id, input.into()).await?,
         ))
     }
 
@@ -152,8 +162,8 @@ impl LeadMutation {
         primary_id: ID,
         duplicate_id: ID,
     ) -> ApiResult<Lead> {
-        let primary = service::lead_id(&primary_id, "primaryId")?;
-        let duplicate = service::lead_id(&duplicate_id, "duplicateId")?;
+        let primary = ids::decode(NodeType::Lead, &primary_id, "primaryId")?;
+        let duplicate = ids::decode(NodeType::Lead, &duplicate_id, "duplicateId")?;
         Ok(Lead(
             service::merge(viewer(ctx)?, &state(ctx).db.write, primary, duplicate).await?,
         ))
@@ -162,7 +172,7 @@ impl LeadMutation {
     /// GDPR erasure: personal data is wiped, what KPIs need is kept, and the
     /// email can be used again.
     async fn erase_lead(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
-        let id = service::lead_id(&id, "id")?;
+        let id = ids::decode(NodeType::Lead, &id, "id")?;
         Ok(service::erase(viewer(ctx)?, &state(ctx).db.write, id).await?)
     }
 
@@ -173,7 +183,10 @@ impl LeadMutation {
         id: ID,
         owner_id: Option<ID>,
     ) -> ApiResult<Lead> {
-        let id = service::lead_id(&id, "id")?;
+        let id = ids::decode(NodeType::Lead, &id, "id")?;
+        let owner_id = owner_id
+            .map(|owner| ids::decode(NodeType::User, &owner, "ownerId"))
+            .transpose()?;
         Ok(Lead(
             service::assign(viewer(ctx)?, &state(ctx).db.write, id, owner_id).await?,
         ))

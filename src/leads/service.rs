@@ -3,17 +3,15 @@
 
 use super::channel::Channel;
 use super::lifecycle::{self, LeadStage, Requirement};
-use super::types::{
-    CreateLeadInput, LeadFilter, LeadOrder, LeadOrderField, QualificationInput, SortDirection,
-    UpdateLeadInput,
+use super::model::{
+    Direction, KeyValue, LeadFilter, LeadPatch, LeadQuery, NewLead, OrderField, Qualification,
 };
+use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability, Denied, LeadAction, LeadFacts, LeadScope};
-use crate::auth::{Role, Viewer};
 use crate::error::{AppError, AppResult, is_unique_violation};
-use crate::graphql::ids::{self, NodeType};
-use crate::graphql::pagination::{decode_cursor, encode_cursor, from_micros, micros};
+use crate::global_id::{self, NodeType};
+use crate::patch::Patch;
 use crate::validate;
-use async_graphql::{ID, MaybeUndefined};
 use entity::lead;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
@@ -96,7 +94,7 @@ pub fn search_text(m: &lead::Model) -> String {
 }
 
 /// Validated attributes of a new lead.
-pub struct NewLead {
+pub struct CheckedLead {
     pub email: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -113,19 +111,15 @@ pub struct NewLead {
     pub source_campaign_field: String,
 }
 
-/// Check a `CreateLeadInput` (DESIGN.md §8); `prefix` names nested fields.
-pub fn validate_new(input: &CreateLeadInput, prefix: &str) -> AppResult<NewLead> {
+/// Check a new lead (docs/errors.md); `prefix` names nested fields.
+pub fn validate_new(input: &NewLead, prefix: &str) -> AppResult<CheckedLead> {
     let f = |name: &str| format!("{prefix}{name}");
     let s = |name: &str, v: &Option<String>| {
         validate::text(&f(name), v.as_deref(), validate::MAX_STRING)
     };
     // Whether the campaign exists is checked by `insert`, in the transaction.
-    let source_campaign_id = input
-        .source_campaign_id
-        .as_ref()
-        .map(|id| ids::decode(NodeType::Campaign, id, &f("sourceCampaignId")))
-        .transpose()?;
-    Ok(NewLead {
+    let source_campaign_id = input.source_campaign_id;
+    Ok(CheckedLead {
         email: validate::email(&f("email"), &input.email)?,
         first_name: s("firstName", &input.first_name)?,
         last_name: s("lastName", &input.last_name)?,
@@ -135,7 +129,7 @@ pub fn validate_new(input: &CreateLeadInput, prefix: &str) -> AppResult<NewLead>
         company_size: validate::non_negative(&f("companySize"), input.company_size)?,
         country: validate::country(&f("country"), input.country.as_deref())?,
         phone: s("phone", &input.phone)?,
-        source_channel: input.source_channel.map(Into::into),
+        source_channel: input.source_channel,
         source_campaign_id,
         source_campaign_field: f("sourceCampaignId"),
     })
@@ -172,7 +166,7 @@ async fn duplicate(
         message: "a lead with this email already exists".into(),
         field: Some(field.to_owned()),
         lead_id: match visible {
-            Ok(Some(id)) => Some(ids::encode(NodeType::Lead, id).0),
+            Ok(Some(id)) => Some(global_id::encode(NodeType::Lead, id)),
             _ => None,
         },
     }
@@ -180,7 +174,7 @@ async fn duplicate(
 
 /// The source channel of a new lead: the given one, else its campaign's
 /// (which must exist: `BAD_USER_INPUT` otherwise), else DIRECT.
-pub async fn source_channel(txn: &impl ConnectionTrait, new: &NewLead) -> AppResult<Channel> {
+pub async fn source_channel(txn: &impl ConnectionTrait, new: &CheckedLead) -> AppResult<Channel> {
     let campaign_channel = match new.source_campaign_id {
         Some(id) => Some(
             crate::campaigns::service::source_channel(txn, id, &new.source_campaign_field).await?,
@@ -195,7 +189,7 @@ pub async fn source_channel(txn: &impl ConnectionTrait, new: &NewLead) -> AppRes
 
 /// The argument path of the new lead's email: a sibling of its
 /// `sourceCampaignId` (`input.email`, `input.lead.email`).
-fn email_field(new: &NewLead) -> String {
+fn email_field(new: &CheckedLead) -> String {
     match new.source_campaign_field.rsplit_once('.') {
         Some((parent, _)) => format!("{parent}.email"),
         None => "email".to_owned(),
@@ -208,7 +202,7 @@ fn email_field(new: &NewLead) -> String {
 pub async fn insert(
     viewer: &Viewer,
     txn: &impl ConnectionTrait,
-    new: NewLead,
+    new: CheckedLead,
 ) -> AppResult<lead::Model> {
     let channel = source_channel(txn, &new).await?;
     if id_by_email(txn, &new.email).await?.is_some() {
@@ -217,8 +211,7 @@ pub async fn insert(
     let email = new.email.clone();
     let email_field = email_field(&new);
     let now = validate::now();
-    // SALES creates leads it owns: an unowned LEAD would be invisible to it.
-    let owner_id = (viewer.role == Role::Sales).then_some(viewer.user_id);
+    let owner_id = policy::owner_of_created_lead(viewer);
     let mut model = lead::Model {
         id: 0,
         email: new.email,
@@ -286,7 +279,7 @@ pub async fn insert(
 pub async fn create(
     viewer: &Viewer,
     db: &DatabaseConnection,
-    input: CreateLeadInput,
+    input: NewLead,
 ) -> AppResult<lead::Model> {
     policy::require(viewer, Capability::CreateLead)?;
     let new = validate_new(&input, "input.")?;
@@ -296,15 +289,11 @@ pub async fn create(
     Ok(lead)
 }
 
-fn apply_text(
-    field: &str,
-    value: &MaybeUndefined<String>,
-    target: &mut Option<String>,
-) -> AppResult<()> {
+fn apply_text(field: &str, value: &Patch<String>, target: &mut Option<String>) -> AppResult<()> {
     match value {
-        MaybeUndefined::Undefined => {}
-        MaybeUndefined::Null => *target = None,
-        MaybeUndefined::Value(v) => *target = validate::text(field, Some(v), validate::MAX_STRING)?,
+        Patch::Keep => {}
+        Patch::Clear => *target = None,
+        Patch::Set(v) => *target = validate::text(field, Some(v), validate::MAX_STRING)?,
     }
     Ok(())
 }
@@ -325,7 +314,7 @@ pub async fn update(
     viewer: &Viewer,
     db: &DatabaseConnection,
     id: i64,
-    input: UpdateLeadInput,
+    input: LeadPatch,
     expected_version: Option<i32>,
 ) -> AppResult<lead::Model> {
     let txn = db.begin().await?;
@@ -340,16 +329,14 @@ pub async fn update(
     apply_text("input.industry", &input.industry, &mut next.industry)?;
     apply_text("input.phone", &input.phone, &mut next.phone)?;
     match &input.company_size {
-        MaybeUndefined::Undefined => {}
-        MaybeUndefined::Null => next.company_size = None,
-        MaybeUndefined::Value(v) => {
-            next.company_size = validate::non_negative("input.companySize", Some(*v))?
-        }
+        Patch::Keep => {}
+        Patch::Clear => next.company_size = None,
+        Patch::Set(v) => next.company_size = validate::non_negative("input.companySize", Some(*v))?,
     }
     match &input.country {
-        MaybeUndefined::Undefined => {}
-        MaybeUndefined::Null => next.country = None,
-        MaybeUndefined::Value(v) => next.country = validate::country("input.country", Some(v))?,
+        Patch::Keep => {}
+        Patch::Clear => next.country = None,
+        Patch::Set(v) => next.country = validate::country("input.country", Some(v))?,
     }
     next.search_text = search_text(&next);
     next.updated_at = validate::now();
@@ -545,7 +532,7 @@ pub async fn qualify(
     viewer: &Viewer,
     db: &DatabaseConnection,
     id: i64,
-    input: QualificationInput,
+    input: Qualification,
 ) -> AppResult<lead::Model> {
     let timeline = validate::text(
         "input.timeline",
@@ -585,11 +572,8 @@ pub async fn assign(
     viewer: &Viewer,
     db: &DatabaseConnection,
     id: i64,
-    owner: Option<ID>,
+    owner_id: Option<i64>,
 ) -> AppResult<lead::Model> {
-    let owner_id = owner
-        .map(|o| ids::decode(NodeType::User, &o, "ownerId"))
-        .transpose()?;
     let txn = db.begin().await?;
     let current = lock(&txn, id).await?;
     authorize(
@@ -635,7 +619,7 @@ impl LeadCountQuery {
 
 /// One page of `leads`.
 pub struct LeadPage {
-    pub rows: Vec<(String, lead::Model)>,
+    pub rows: Vec<lead::Model>,
     pub has_next: bool,
     pub count_query: LeadCountQuery,
 }
@@ -656,39 +640,24 @@ fn filter_condition(viewer: &Viewer, filter: &LeadFilter) -> AppResult<Condition
     // The scope is one AND-ed term: filters narrow it, never widen it.
     let mut cond = Condition::all().add(scope_condition(policy::lead_scope(viewer)));
     if let Some(stages) = &filter.stages {
-        cond =
-            cond.add(lead::Column::Stage.is_in(stages.iter().map(|s| LeadStage::from(*s).code())));
+        cond = cond.add(lead::Column::Stage.is_in(stages.iter().map(|s| s.code())));
     }
-    if let Some(owner) = &filter.owner_id {
-        cond = cond.add(lead::Column::OwnerId.eq(ids::decode(
-            NodeType::User,
-            owner,
-            "filter.ownerId",
-        )?));
+    if let Some(owner) = filter.owner_id {
+        cond = cond.add(lead::Column::OwnerId.eq(owner));
     }
     match filter.unassigned {
         Some(true) => cond = cond.add(lead::Column::OwnerId.is_null()),
         Some(false) => cond = cond.add(lead::Column::OwnerId.is_not_null()),
         None => {}
     }
-    if let Some(list) = &filter.persona_ids {
-        let ids = list
-            .iter()
-            .map(|id| ids::decode(NodeType::Persona, id, "filter.personaIds"))
-            .collect::<AppResult<Vec<_>>>()?;
-        cond = cond.add(lead::Column::PersonaId.is_in(ids));
+    if let Some(ids) = &filter.persona_ids {
+        cond = cond.add(lead::Column::PersonaId.is_in(ids.iter().copied()));
     }
-    if let Some(list) = &filter.campaign_ids {
-        let ids = list
-            .iter()
-            .map(|id| ids::decode(NodeType::Campaign, id, "filter.campaignIds"))
-            .collect::<AppResult<Vec<_>>>()?;
-        cond = cond.add(lead::Column::SourceCampaignId.is_in(ids));
+    if let Some(ids) = &filter.campaign_ids {
+        cond = cond.add(lead::Column::SourceCampaignId.is_in(ids.iter().copied()));
     }
     if let Some(channels) = &filter.channels {
-        cond = cond.add(
-            lead::Column::SourceChannel.is_in(channels.iter().map(|c| Channel::from(*c).code())),
-        );
+        cond = cond.add(lead::Column::SourceChannel.is_in(channels.iter().map(|c| c.code())));
     }
     if let Some(min) = filter.score_min {
         cond = cond.add(lead::Column::Score.gte(min));
@@ -697,10 +666,10 @@ fn filter_condition(viewer: &Viewer, filter: &LeadFilter) -> AppResult<Condition
         cond = cond.add(lead::Column::Score.lte(max));
     }
     if let Some(from) = filter.created_from {
-        cond = cond.add(lead::Column::CreatedAt.gte(from.0));
+        cond = cond.add(lead::Column::CreatedAt.gte(from));
     }
     if let Some(to) = filter.created_to {
-        cond = cond.add(lead::Column::CreatedAt.lt(to.0));
+        cond = cond.add(lead::Column::CreatedAt.lt(to));
     }
     if let Some(search) = filter
         .search
@@ -722,95 +691,51 @@ fn filter_condition(viewer: &Viewer, filter: &LeadFilter) -> AppResult<Condition
     Ok(cond)
 }
 
-fn order_tag(field: LeadOrderField) -> &'static str {
+fn order_column(field: OrderField) -> lead::Column {
     match field {
-        LeadOrderField::Score => "s",
-        LeadOrderField::CreatedAt => "c",
-        LeadOrderField::UpdatedAt => "u",
-        LeadOrderField::StageChangedAt => "t",
+        OrderField::Score => lead::Column::Score,
+        OrderField::CreatedAt => lead::Column::CreatedAt,
+        OrderField::UpdatedAt => lead::Column::UpdatedAt,
+        OrderField::StageChangedAt => lead::Column::StageChangedAt,
     }
 }
 
-fn order_column(field: LeadOrderField) -> lead::Column {
-    match field {
-        LeadOrderField::Score => lead::Column::Score,
-        LeadOrderField::CreatedAt => lead::Column::CreatedAt,
-        LeadOrderField::UpdatedAt => lead::Column::UpdatedAt,
-        LeadOrderField::StageChangedAt => lead::Column::StageChangedAt,
-    }
-}
-
-fn cursor_of(field: LeadOrderField, lead: &lead::Model) -> String {
-    let value = match field {
-        LeadOrderField::Score => lead.score.to_string(),
-        LeadOrderField::CreatedAt => micros(lead.created_at).to_string(),
-        LeadOrderField::UpdatedAt => micros(lead.updated_at).to_string(),
-        LeadOrderField::StageChangedAt => micros(lead.stage_changed_at).to_string(),
-    };
-    encode_cursor(&[order_tag(field), &value, &lead.id.to_string()])
-}
-
-/// `leads`: a keyset page — `(order column, id)` past the cursor, so a deep
+/// `leads`: a keyset page — `(order column, id)` past the keyset, so a deep
 /// page costs what the first one costs.
 pub async fn list(
     viewer: &Viewer,
     db: &impl ConnectionTrait,
-    first: u64,
-    after: Option<&str>,
-    filter: &LeadFilter,
-    order: Option<LeadOrder>,
+    query: &LeadQuery,
 ) -> AppResult<LeadPage> {
-    let order = order.unwrap_or(LeadOrder {
-        field: LeadOrderField::CreatedAt,
-        direction: SortDirection::Desc,
-    });
-    let condition = filter_condition(viewer, filter)?;
+    let order = query.order;
+    let condition = filter_condition(viewer, &query.filter)?;
     let column = order_column(order.field);
-    let mut query = lead::Entity::find().filter(condition.clone());
-    if let Some(cursor) = after {
-        let parts = decode_cursor(cursor, order_tag(order.field), 2)?;
-        let id: i64 = parts[1]
-            .parse()
-            .map_err(|_| AppError::bad_input("after", "after is not a valid cursor"))?;
-        let value: sea_orm::Value = match order.field {
-            LeadOrderField::Score => parts[0]
-                .parse::<i32>()
-                .map_err(|_| AppError::bad_input("after", "after is not a valid cursor"))?
-                .into(),
-            _ => from_micros(&parts[0])?.into(),
+    let mut select = lead::Entity::find().filter(condition.clone());
+    if let Some(after) = query.after {
+        let value: sea_orm::Value = match after.value {
+            KeyValue::Score(score) => score.into(),
+            KeyValue::Time(time) => time.into(),
         };
         let left = Expr::tuple([Expr::col(column), Expr::col(lead::Column::Id)]);
-        let right = Expr::tuple([Expr::val(value), Expr::val(id)]);
-        query = query.filter(match order.direction {
-            SortDirection::Asc => left.gt(right),
-            SortDirection::Desc => left.lt(right),
+        let right = Expr::tuple([Expr::val(value), Expr::val(after.id)]);
+        select = select.filter(match order.direction {
+            Direction::Asc => left.gt(right),
+            Direction::Desc => left.lt(right),
         });
     }
-    query = match order.direction {
-        SortDirection::Asc => query.order_by_asc(column).order_by_asc(lead::Column::Id),
-        SortDirection::Desc => query.order_by_desc(column).order_by_desc(lead::Column::Id),
+    select = match order.direction {
+        Direction::Asc => select.order_by_asc(column).order_by_asc(lead::Column::Id),
+        Direction::Desc => select.order_by_desc(column).order_by_desc(lead::Column::Id),
     };
-    let mut rows = query.limit(first + 1).all(db).await?;
+    let first = query.first;
+    let mut rows = select.limit(first + 1).all(db).await?;
     let has_next = rows.len() as u64 > first;
     rows.truncate(first as usize);
     Ok(LeadPage {
-        rows: rows
-            .into_iter()
-            .map(|l| (cursor_of(order.field, &l), l))
-            .collect(),
+        rows,
         has_next,
         count_query: LeadCountQuery { condition },
     })
-}
-
-/// Parse a lead id argument.
-pub fn lead_id(id: &ID, field: &str) -> AppResult<i64> {
-    ids::decode(NodeType::Lead, id, field)
-}
-
-/// Parse a stage name (for the `to` of stored events).
-pub fn stage(name: &str) -> Option<LeadStage> {
-    LeadStage::parse(name)
 }
 
 /// Rank for "the more advanced stage" of a merge: DISQUALIFIED is least.
@@ -900,7 +825,7 @@ pub async fn merge(
         let to = LeadStage::from_code(&duplicate.stage)?;
         let reason = Some(format!(
             "merged with {}",
-            ids::encode(NodeType::Lead, duplicate_id).0
+            global_id::encode(NodeType::Lead, duplicate_id)
         ));
         if to == LeadStage::Opportunity || to == LeadStage::Customer {
             saved.deal_amount_cents = saved.deal_amount_cents.or(duplicate.deal_amount_cents);

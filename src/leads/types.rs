@@ -2,7 +2,7 @@
 
 use super::{channel, lifecycle};
 use crate::app::{AppState, Loaders};
-use crate::error::{ApiResult, AppError};
+use crate::error::{ApiResult, AppError, AppResult};
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::pagination::PageInfo;
 use crate::graphql::scalars::{DateTime, Money};
@@ -231,7 +231,7 @@ impl Lead {
         kinds: Option<Vec<InteractionKind>>,
     ) -> ApiResult<InteractionConnection> {
         let loaders = ctx.data_unchecked::<Loaders>();
-        Ok(crate::interactions::service::page_for_lead(
+        Ok(crate::interactions::types::page_for_lead(
             loaders,
             self.0.id,
             first,
@@ -291,6 +291,7 @@ impl LeadConnection {
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "super::model::OrderField")]
 pub enum LeadOrderField {
     Score,
     CreatedAt,
@@ -299,6 +300,7 @@ pub enum LeadOrderField {
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "super::model::Direction")]
 pub enum SortDirection {
     Asc,
     Desc,
@@ -369,4 +371,149 @@ pub struct QualificationInput {
     pub need: Option<bool>,
     pub timeline: Option<String>,
     pub notes: Option<String>,
+}
+
+// ------------------------------------------------- into the domain's terms
+
+use super::model;
+use crate::graphql::pagination::{decode_cursor, encode_cursor, from_micros, micros};
+
+impl From<LeadOrder> for model::Order {
+    fn from(order: LeadOrder) -> Self {
+        model::Order {
+            field: order.field.into(),
+            direction: order.direction.into(),
+        }
+    }
+}
+
+impl LeadFilter {
+    /// The filter with its ids decoded; lists are capped first.
+    pub fn into_domain(self) -> AppResult<model::LeadFilter> {
+        crate::validate::list_lens(&[
+            ("filter.stages", self.stages.as_ref().map(Vec::len)),
+            ("filter.channels", self.channels.as_ref().map(Vec::len)),
+            ("filter.personaIds", self.persona_ids.as_ref().map(Vec::len)),
+            (
+                "filter.campaignIds",
+                self.campaign_ids.as_ref().map(Vec::len),
+            ),
+        ])?;
+        let decode_all = |list: Option<Vec<ID>>, kind, field| {
+            list.map(|ids| {
+                ids.iter()
+                    .map(|id| crate::graphql::ids::decode(kind, id, field))
+                    .collect::<AppResult<Vec<_>>>()
+            })
+            .transpose()
+        };
+        Ok(model::LeadFilter {
+            stages: self.stages.map(|s| s.into_iter().map(Into::into).collect()),
+            owner_id: self
+                .owner_id
+                .map(|id| crate::graphql::ids::decode(NodeType::User, &id, "filter.ownerId"))
+                .transpose()?,
+            unassigned: self.unassigned,
+            persona_ids: decode_all(self.persona_ids, NodeType::Persona, "filter.personaIds")?,
+            campaign_ids: decode_all(self.campaign_ids, NodeType::Campaign, "filter.campaignIds")?,
+            channels: self
+                .channels
+                .map(|c| c.into_iter().map(Into::into).collect()),
+            score_min: self.score_min,
+            score_max: self.score_max,
+            created_from: self.created_from.map(|t| t.0),
+            created_to: self.created_to.map(|t| t.0),
+            search: self.search,
+        })
+    }
+}
+
+impl CreateLeadInput {
+    /// The new lead with its campaign id decoded; `prefix` names nested
+    /// fields (`input.`, `input.lead.`).
+    pub fn into_domain(self, prefix: &str) -> AppResult<model::NewLead> {
+        let source_campaign_id = self
+            .source_campaign_id
+            .map(|id| {
+                crate::graphql::ids::decode(
+                    NodeType::Campaign,
+                    &id,
+                    &format!("{prefix}sourceCampaignId"),
+                )
+            })
+            .transpose()?;
+        Ok(model::NewLead {
+            email: self.email,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            company: self.company,
+            job_title: self.job_title,
+            industry: self.industry,
+            company_size: self.company_size,
+            country: self.country,
+            phone: self.phone,
+            source_channel: self.source_channel.map(Into::into),
+            source_campaign_id,
+        })
+    }
+}
+
+impl From<UpdateLeadInput> for model::LeadPatch {
+    fn from(input: UpdateLeadInput) -> Self {
+        model::LeadPatch {
+            first_name: input.first_name.into(),
+            last_name: input.last_name.into(),
+            company: input.company.into(),
+            job_title: input.job_title.into(),
+            industry: input.industry.into(),
+            company_size: input.company_size.into(),
+            country: input.country.into(),
+            phone: input.phone.into(),
+        }
+    }
+}
+
+impl From<QualificationInput> for model::Qualification {
+    fn from(input: QualificationInput) -> Self {
+        model::Qualification {
+            budget: input.budget,
+            authority: input.authority,
+            need: input.need,
+            timeline: input.timeline,
+            notes: input.notes,
+        }
+    }
+}
+
+/// The cursor of a lead in a list ordered by `field`: the tag of the order,
+/// the order column's value and the id.
+pub fn lead_cursor(field: model::OrderField, lead: &lead::Model) -> String {
+    let value = match field {
+        model::OrderField::Score => lead.score.to_string(),
+        model::OrderField::CreatedAt => micros(lead.created_at).to_string(),
+        model::OrderField::UpdatedAt => micros(lead.updated_at).to_string(),
+        model::OrderField::StageChangedAt => micros(lead.stage_changed_at).to_string(),
+    };
+    encode_cursor(&[order_tag(field), &value, &lead.id.to_string()])
+}
+
+/// The keyset of an `after` cursor made by [`lead_cursor`] for `field`.
+pub fn decode_keyset(cursor: &str, field: model::OrderField) -> AppResult<model::Keyset> {
+    let parts = decode_cursor(cursor, order_tag(field), 2)?;
+    let bad = || AppError::bad_input("after", "after is not a valid cursor");
+    let id: i64 = parts[1].parse().map_err(|_| bad())?;
+    let value = match field {
+        model::OrderField::Score => model::KeyValue::Score(parts[0].parse().map_err(|_| bad())?),
+        _ => model::KeyValue::Time(from_micros(&parts[0])?),
+    };
+    Ok(model::Keyset { value, id })
+}
+
+fn order_tag(field: model::OrderField) -> &'static str {
+    match field {
+        model::OrderField::Score => "s",
+        model::OrderField::CreatedAt => "c",
+        model::OrderField::UpdatedAt => "u",
+        model::OrderField::StageChangedAt => "t",
+    }
 }
