@@ -1,13 +1,11 @@
 //! The one error type of leadgraph and its GraphQL form (DESIGN.md §8).
 //!
-//! async-graphql turns any `Display` error into a GraphQL error without
-//! extensions, so a bare `?` on `AppError` would drop `extensions.code` and
-//! leak the message. Resolvers therefore return [`ApiError`], which is *not*
-//! `Display`: the only way into a GraphQL error is [`ApiError::into`], which
-//! sets the code and masks internal details.
+//! Each variant is one public error code (docs/errors.md). How an `AppError`
+//! becomes a GraphQL error (with `extensions.code`, internal details masked)
+//! is the GraphQL layer's business: `graphql::error`.
 
-use async_graphql::ErrorExtensions;
 use sea_orm::DbErr;
+use std::sync::Arc;
 
 pub type AppResult<T> = Result<T, AppError>;
 
@@ -32,8 +30,15 @@ pub enum AppError {
     },
     #[error("{0}")]
     LimitExceeded(String),
-    #[error("internal: {0}")]
-    Internal(String),
+    /// A fault of the server or the database; the client sees only
+    /// "internal error" and the request id, the log sees the message and the
+    /// chain of sources.
+    #[error("internal: {message}")]
+    Internal {
+        message: String,
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
     /// A setting the operator gave does not work (an unreachable database,
     /// a bad URL, an address in use): the message names the setting and the
     /// cause. Only the command line sees it.
@@ -54,7 +59,7 @@ impl AppError {
             AppError::InvalidTransition(_) => "INVALID_TRANSITION",
             AppError::Conflict { .. } => "CONFLICT",
             AppError::LimitExceeded(_) => "LIMIT_EXCEEDED",
-            AppError::Internal(_) | AppError::Config { .. } => "INTERNAL_SERVER_ERROR",
+            AppError::Internal { .. } | AppError::Config { .. } => "INTERNAL_SERVER_ERROR",
         }
     }
 
@@ -91,7 +96,22 @@ impl AppError {
     }
 
     pub fn internal(detail: impl std::fmt::Display) -> Self {
-        AppError::Internal(detail.to_string())
+        AppError::Internal {
+            message: detail.to_string(),
+            source: None,
+        }
+    }
+
+    /// An internal error caused by `source`, which it keeps (for the log's
+    /// chain of causes and for callers that inspect it).
+    pub fn internal_from(
+        context: &str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        AppError::Internal {
+            message: format!("{context}: {source}"),
+            source: Some(Arc::new(source)),
+        }
     }
 
     pub fn config(setting: &'static str, message: impl Into<String>) -> Self {
@@ -104,64 +124,17 @@ impl AppError {
     /// The message a client may see: internal details never leave the process.
     pub fn public_message(&self) -> String {
         match self {
-            AppError::Internal(_) | AppError::Config { .. } => "internal error".to_owned(),
+            AppError::Internal { .. } | AppError::Config { .. } => "internal error".to_owned(),
             other => other.to_string(),
         }
-    }
-
-    /// The GraphQL error with `extensions.code` (and `field` / `leadId`).
-    pub fn to_graphql(&self) -> async_graphql::Error {
-        if matches!(self, AppError::Internal(_) | AppError::Config { .. }) {
-            tracing::error!(error = %self, "internal error");
-        }
-        async_graphql::Error::new(self.public_message()).extend_with(|_, ext| {
-            ext.set("code", self.code());
-            match self {
-                AppError::BadInput { field, .. } => ext.set("field", field.as_str()),
-                AppError::Conflict { field, lead_id, .. } => {
-                    if let Some(field) = field {
-                        ext.set("field", field.as_str());
-                    }
-                    if let Some(id) = lead_id {
-                        ext.set("leadId", id.as_str());
-                    }
-                }
-                _ => {}
-            }
-        })
     }
 }
 
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
-        AppError::Internal(format!("database: {err}"))
+        AppError::internal_from("database", err)
     }
 }
-
-/// Error type of every resolver. Deliberately not `Display`, so async-graphql's
-/// blanket conversion cannot apply and every error keeps its code.
-#[derive(Debug, Clone)]
-pub struct ApiError(pub AppError);
-
-impl From<AppError> for ApiError {
-    fn from(err: AppError) -> Self {
-        ApiError(err)
-    }
-}
-
-impl From<DbErr> for ApiError {
-    fn from(err: DbErr) -> Self {
-        ApiError(err.into())
-    }
-}
-
-impl From<ApiError> for async_graphql::Error {
-    fn from(err: ApiError) -> Self {
-        err.0.to_graphql()
-    }
-}
-
-pub type ApiResult<T> = Result<T, ApiError>;
 
 /// True when a database error is a unique-constraint violation.
 pub fn is_unique_violation(err: &DbErr) -> bool {
@@ -169,4 +142,20 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
         err.sql_err(),
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn internal_errors_keep_their_source() {
+        let err: AppError = DbErr::Custom("the disk is full".into()).into();
+        assert_eq!(err.code(), "INTERNAL_SERVER_ERROR");
+        assert_eq!(err.public_message(), "internal error");
+        let source = err.source().expect("the database error is kept");
+        assert!(source.to_string().contains("the disk is full"), "{source}");
+        assert!(AppError::internal("plain").source().is_none());
+    }
 }

@@ -176,7 +176,8 @@ impl JwtKeys {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };
-        encode(&Header::new(Algorithm::HS256), &claims, key).map_err(AppError::internal)
+        encode(&Header::new(Algorithm::HS256), &claims, key)
+            .map_err(|e| AppError::internal_from("signing a token", e))
     }
 }
 

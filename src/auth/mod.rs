@@ -33,7 +33,7 @@ impl Role {
 
     /// The role of a stored code; an unknown one is a broken database.
     pub fn from_code(code: &str) -> AppResult<Self> {
-        Self::parse(code).ok_or_else(|| AppError::Internal(format!("unknown stored role {code:?}")))
+        Self::parse(code).ok_or_else(|| AppError::internal(format!("unknown stored role {code:?}")))
     }
 
     /// The role spelled `code`, if any (a token's claim, a CLI argument).
@@ -73,7 +73,7 @@ mod tests {
         }
         assert!(matches!(
             Role::from_code("Admin"),
-            Err(AppError::Internal(m)) if m.contains("\"Admin\"")
+            Err(AppError::Internal { message: m, .. }) if m.contains("\"Admin\"")
         ));
     }
 }

@@ -3,7 +3,7 @@
 use super::service;
 use super::types::{Campaign, CampaignInput};
 use crate::auth::policy::{self, Capability};
-use crate::error::ApiResult;
+use crate::graphql::error::ApiResult;
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::graphql::{state, viewer};

@@ -3,7 +3,8 @@
 use crate::app::{AppState, Loaders};
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
-use crate::error::{ApiResult, AppError, AppResult};
+use crate::error::{AppError, AppResult};
+use crate::graphql::error::ApiResult;
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::scalars::{Date, Decimal, Money};
 use crate::leads::types::Channel;

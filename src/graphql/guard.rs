@@ -4,6 +4,7 @@
 //! on nested fields; introspection is answered by async-graphql before it.
 
 use crate::auth::policy;
+use crate::graphql::error::ToGraphql;
 use async_graphql::parser::types::Field;
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::{ContainerType, resolve_container};

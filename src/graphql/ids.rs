@@ -1,6 +1,6 @@
 //! Opaque global ids (`base64url("Lead:42")`) and the `node` query.
 
-use crate::error::ApiResult;
+use crate::graphql::error::ApiResult;
 use async_graphql::{Context, ID, Interface, Object};
 
 pub use crate::global_id::{NodeType, decode, decode_any};

@@ -60,7 +60,7 @@ impl InteractionKind {
     /// The kind of a stored code; an unknown one is a broken database.
     pub fn from_code(code: &str) -> AppResult<Self> {
         Self::parse(code)
-            .ok_or_else(|| AppError::Internal(format!("unknown stored interaction kind {code:?}")))
+            .ok_or_else(|| AppError::internal(format!("unknown stored interaction kind {code:?}")))
     }
 
     /// The kind spelled `code`, if any.
@@ -103,7 +103,7 @@ mod tests {
         }
         assert!(matches!(
             InteractionKind::from_code("Call"),
-            Err(AppError::Internal(m)) if m.contains("\"Call\"")
+            Err(AppError::Internal { message: m, .. }) if m.contains("\"Call\"")
         ));
     }
 }

@@ -5,7 +5,7 @@ use super::types::{
     BatchResult, CaptureLeadInput, CaptureResult, Interaction, RecordInteractionInput,
 };
 use crate::auth::policy::{self, Capability};
-use crate::error::ApiResult;
+use crate::graphql::error::ApiResult;
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::{state, viewer};
 use async_graphql::{Context, Object};

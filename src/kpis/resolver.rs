@@ -2,7 +2,7 @@
 
 use super::service;
 use super::types::{CostRow, FunnelGroup, FunnelReport, KpiGroupBy, LeadRelevance, PeriodInput};
-use crate::error::ApiResult;
+use crate::graphql::error::ApiResult;
 use crate::graphql::{state, viewer};
 use async_graphql::{Context, Object};
 

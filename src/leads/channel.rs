@@ -52,7 +52,7 @@ impl Channel {
     /// The channel of a stored code; an unknown one is a broken database.
     pub fn from_code(code: &str) -> AppResult<Self> {
         Self::parse(code)
-            .ok_or_else(|| AppError::Internal(format!("unknown stored channel {code:?}")))
+            .ok_or_else(|| AppError::internal(format!("unknown stored channel {code:?}")))
     }
 
     /// The channel spelled `code`, if any.
@@ -89,7 +89,7 @@ mod tests {
         }
         assert!(matches!(
             Channel::from_code("paid_search"),
-            Err(AppError::Internal(m)) if m.contains("\"paid_search\"")
+            Err(AppError::Internal { message: m, .. }) if m.contains("\"paid_search\"")
         ));
     }
 }

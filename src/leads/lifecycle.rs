@@ -65,7 +65,7 @@ impl LeadStage {
     /// The stage of a stored code; an unknown one is a broken database.
     pub fn from_code(code: &str) -> AppResult<Self> {
         Self::parse(code)
-            .ok_or_else(|| AppError::Internal(format!("unknown stored lead stage {code:?}")))
+            .ok_or_else(|| AppError::internal(format!("unknown stored lead stage {code:?}")))
     }
 
     /// The stage spelled `code`, if any.
@@ -312,7 +312,7 @@ mod tests {
         }
         assert!(matches!(
             LeadStage::from_code("mql"),
-            Err(AppError::Internal(m)) if m.contains("\"mql\"")
+            Err(AppError::Internal { message: m, .. }) if m.contains("\"mql\"")
         ));
     }
 

@@ -7,7 +7,7 @@ use super::types::{
 };
 use crate::app::Loaders;
 use crate::auth::policy::{self, Capability};
-use crate::error::ApiResult;
+use crate::graphql::error::ApiResult;
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::pagination::PageInfo;
 use crate::graphql::scalars::Decimal;

@@ -2,7 +2,8 @@
 
 use super::{channel, lifecycle};
 use crate::app::{AppState, Loaders};
-use crate::error::{ApiResult, AppError, AppResult};
+use crate::error::{AppError, AppResult};
+use crate::graphql::error::ApiResult;
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::pagination::PageInfo;
 use crate::graphql::scalars::{DateTime, Money};

@@ -2,7 +2,7 @@
 
 use super::service;
 use super::types::{Persona, PersonaInput};
-use crate::error::ApiResult;
+use crate::graphql::error::ApiResult;
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::{state, viewer};
 use async_graphql::{Context, ID, Object};

@@ -6,7 +6,7 @@ use super::types::{
     RescoreResult, ScoringRule, ScoringRuleInput, ScoringSettings, scoring_readable,
     scoring_writable,
 };
-use crate::error::ApiResult;
+use crate::graphql::error::ApiResult;
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::{state, viewer};
 use async_graphql::{Context, ID, Object};

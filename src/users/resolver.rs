@@ -1,7 +1,7 @@
 use super::service;
 use super::types::{Role, User};
 use crate::app::Loaders;
-use crate::error::ApiResult;
+use crate::graphql::error::ApiResult;
 use crate::graphql::{state, viewer};
 use async_graphql::{Context, Object};
 

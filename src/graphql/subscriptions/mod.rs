@@ -14,9 +14,10 @@ pub mod types;
 
 pub use types::StageChangeEvent;
 
-use crate::error::{ApiError, ApiResult};
 use crate::events::bus::{Event, FollowError};
 use crate::events::outbox::encode_cursor;
+use crate::graphql::error::ToGraphql;
+use crate::graphql::error::{ApiError, ApiResult};
 use crate::leads::types::LeadStage;
 use async_graphql::{Context, ErrorExtensions, Subscription};
 use futures::stream::{BoxStream, StreamExt};

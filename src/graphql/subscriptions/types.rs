@@ -1,9 +1,11 @@
 //! GraphQL types of events.
 
 use crate::auth::policy;
-use crate::error::{ApiResult, AppError};
+use crate::error::AppError;
 use crate::events::bus::Event;
 use crate::events::outbox::encode_cursor;
+use crate::graphql::error::ApiResult;
+use crate::graphql::error::ToGraphql;
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::scalars::DateTime;
 use crate::leads::lifecycle;

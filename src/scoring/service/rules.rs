@@ -38,7 +38,7 @@ fn stored<T>(
     parse: fn(&str) -> Option<T>,
 ) -> AppResult<T> {
     parse(code).ok_or_else(|| {
-        AppError::Internal(format!(
+        AppError::internal(format!(
             "unknown stored {what} {code:?} in scoring rule {}",
             m.id
         ))
