@@ -88,3 +88,89 @@ fn only_the_events_module_writes_history_and_outbox() {
         );
     }
 }
+
+/// Files that speak GraphQL: the `graphql` layer, each domain's GraphQL edge
+/// (`types.rs`, `resolver.rs`, `loader.rs`), and the composition roots that
+/// wire the schema into the server and the command line.
+fn speaks_graphql(path: &Path) -> bool {
+    path.starts_with("src/graphql")
+        || ["src/app.rs", "src/cli.rs", "src/main.rs", "src/lib.rs"]
+            .iter()
+            .any(|root| path == Path::new(root))
+        || path.file_name().is_some_and(|name| {
+            ["types.rs", "resolver.rs", "loader.rs"]
+                .iter()
+                .any(|edge| name == *edge)
+        })
+}
+
+/// The domain core (services, pure logic, `auth/`, the events core, the
+/// seed, errors, configuration) knows nothing of GraphQL: it names neither
+/// async-graphql nor the GraphQL layer nor any domain's GraphQL edge, and
+/// never takes the per-request DataLoaders.
+#[test]
+fn the_domain_core_knows_nothing_of_graphql() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    sources(&root.join("src"), &mut files);
+    let domains: Vec<String> = std::fs::read_dir(root.join("src"))
+        .expect("read src")
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            path.is_dir()
+                .then(|| path.file_name()?.to_str().map(str::to_owned))
+                .flatten()
+        })
+        .collect();
+    let mut forbidden: Vec<String> = ["async_graphql", "crate::graphql", "Loaders", "DataLoader"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    for edge in ["types", "resolver", "loader"] {
+        forbidden.push(format!("super::{edge}"));
+        for domain in &domains {
+            forbidden.push(format!("{domain}::{edge}"));
+        }
+    }
+    let mut core = Vec::new();
+    let mut offenders = Vec::new();
+    for (path, text) in &files {
+        if speaks_graphql(path) {
+            continue;
+        }
+        core.push(path.clone());
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or(line);
+            for pattern in &forbidden {
+                if code.contains(pattern.as_str()) {
+                    offenders.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    // The guard looks at what it must: services, pure logic, auth, events.
+    for must in [
+        "src/auth/policy.rs",
+        "src/events/bus.rs",
+        "src/leads/lifecycle.rs",
+        "src/scoring/engine.rs",
+        "src/error.rs",
+    ] {
+        assert!(
+            core.iter().any(|path| path == Path::new(must)),
+            "{must} is no longer checked as domain core"
+        );
+    }
+    assert!(
+        core.iter()
+            .filter(|path| path.to_string_lossy().contains("service"))
+            .count()
+            >= 7,
+        "the services are no longer checked: {core:?}"
+    );
+    assert!(
+        offenders.is_empty(),
+        "the domain core must not speak GraphQL (convert in the resolver, see docs/architecture.md):\n{}",
+        offenders.join("\n")
+    );
+}
