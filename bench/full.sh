@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The full benchmark run that bench/RESULTS.md reports: seed the reference
-# data set (DESIGN.md §9) on SQLite and on PostgreSQL, start the server on
+# data set (docs/performance.md) on SQLite and on PostgreSQL, start the server on
 # each (two instances on PostgreSQL, for the cross-instance S1), run every
 # workload, and collect target/bench/summary.json. Takes 30-40 minutes.
 #

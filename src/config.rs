@@ -102,7 +102,7 @@ pub struct Config {
     )]
     pub rescore_interval: Duration,
     /// Days stage-change events stay in the outbox; an `after` cursor older
-    /// than that cannot be resumed (DESIGN.md §7).
+    /// than that cannot be resumed (docs/events.md).
     #[arg(
         long,
         env = "LEADGRAPH_EVENT_RETENTION_DAYS",

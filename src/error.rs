@@ -1,4 +1,4 @@
-//! The one error type of leadgraph and its GraphQL form (DESIGN.md §8).
+//! The one error type of leadgraph and its GraphQL form (docs/errors.md).
 //!
 //! Each variant is one public error code (docs/errors.md). How an `AppError`
 //! becomes a GraphQL error (with `extensions.code`, internal details masked)

@@ -1,4 +1,4 @@
-//! Input rules of DESIGN.md §8, as pure functions returning `BAD_USER_INPUT`
+//! Input rules of docs/errors.md, as pure functions returning `BAD_USER_INPUT`
 //! errors that name the offending field.
 
 use crate::error::{AppError, AppResult};

@@ -35,7 +35,7 @@ function client() {
   return createClient({
     url,
     webSocketImpl: WebSocket,
-    // Only the connection_init payload carries the token (DESIGN.md §2).
+    // Only the connection_init payload carries the token (docs/roles.md).
     connectionParams: { Authorization: `Bearer ${token}` },
     retryAttempts: 0,
     lazy: true,

@@ -17,7 +17,7 @@ pub struct Features {
     pub score_breakdown: bool,
 }
 
-/// Q1's fields per lead (DESIGN.md §9: owner, 5 latest interactions, and
+/// Q1's fields per lead (docs/performance.md: owner, 5 latest interactions, and
 /// persona name and source campaign once they exist). Kept lean: 50 leads ×
 /// these fields stay under the default complexity limit of 2,000.
 pub fn q1_lead_fields(f: &Features) -> String {
@@ -72,7 +72,7 @@ pub fn q3_query(f: &Features) -> String {
     format!("query LeadDetail($id: ID!) {{ lead(id: $id) {{ {fields} }} }}")
 }
 
-/// Q2, the marketing KPIs (DESIGN.md §9): the funnel and the cost per lead
+/// Q2, the marketing KPIs (docs/performance.md): the funnel and the cost per lead
 /// by channel over one period, every field of `FunnelGroup` and `CostRow`.
 pub const Q2_QUERY: &str = "query MarketingKpis($period: PeriodInput!) { \
      funnel(period: $period, groupBy: CHANNEL) { from to groups { key label newLeads \

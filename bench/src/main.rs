@@ -1,4 +1,4 @@
-//! `bench`: each workload of DESIGN.md §9 that exists, through the running
+//! `bench`: each workload of docs/performance.md that exists, through the running
 //! server's GraphQL API and, in the same run, through hand-written SQL, with
 //! the ratio API ÷ SQL. Writes `target/bench/summary.json` and prints a table.
 //! See `bench/RESULTS.md` for the latest full run and how to reproduce it.
@@ -602,7 +602,7 @@ async fn run(mut args: Args) -> Result<bool, String> {
         }
         // RESCORE is one-shot: once, whatever --concurrency says. Q2 also
         // runs with one client: its latency target is what one marketer
-        // loading the dashboard waits (DESIGN.md §9), beside the load figures.
+        // loading the dashboard waits (docs/performance.md), beside the load figures.
         let levels = match workload.as_str() {
             "RESCORE" => vec![1],
             "Q2" if !ctx.args.quick && !concurrency.contains(&1) => std::iter::once(1)

@@ -1,4 +1,4 @@
-//! Q2, the marketing KPIs of DESIGN.md §9: `funnel(groupBy: CHANNEL)` and
+//! Q2, the marketing KPIs of docs/performance.md: `funnel(groupBy: CHANNEL)` and
 //! `costPerLead(groupBy: CHANNEL)` in one request, over the 90 days that end
 //! at the first midnight (UTC) after the latest lead's creation. The seed
 //! spreads leads over the two years before its end (2026-11-01), so that is

@@ -1,4 +1,4 @@
-//! S1 fan-out (DESIGN.md §9): `--subscribers` WebSocket clients subscribe to
+//! S1 fan-out (docs/performance.md): `--subscribers` WebSocket clients subscribe to
 //! `leadQualified` (graphql-transport-ws, SALES tokens), and once every one
 //! of them is live (it answered a ping sent after its `subscribe`: the
 //! server starts a subscription before it reads the next message), the bench

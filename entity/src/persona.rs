@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-/// An ideal customer profile (DESIGN.md §5). The lists are JSON arrays of strings.
+/// An ideal customer profile (docs/personas.md). The lists are JSON arrays of strings.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "persona")]
 pub struct Model {

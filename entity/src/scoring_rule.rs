@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-/// A FIT or ENGAGEMENT scoring rule (DESIGN.md §4).
+/// A FIT or ENGAGEMENT scoring rule (docs/scoring.md).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "scoring_rule")]
 pub struct Model {

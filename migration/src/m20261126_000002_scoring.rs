@@ -1,4 +1,4 @@
-//! Scoring rules, the scoring settings and personas (DESIGN.md §4, §5).
+//! Scoring rules, the scoring settings and personas (docs/scoring.md, docs/personas.md).
 //!
 //! Rules and personas are deleted softly (`deleted_at`): a lead's score
 //! breakdown or persona written by a rescoring that raced with the deletion

@@ -1,4 +1,4 @@
-//! Token verification (DESIGN.md §2). The algorithm comes from configuration,
+//! Token verification (docs/roles.md). The algorithm comes from configuration,
 //! never from the token; every failure is `UNAUTHENTICATED`.
 
 use super::Role;

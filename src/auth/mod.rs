@@ -5,7 +5,7 @@ pub mod policy;
 
 use crate::error::{AppError, AppResult};
 
-/// What a token may do; see the role table in DESIGN.md §2.
+/// What a token may do; see the role table in docs/roles.md.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
     /// Everything, including erasure and reassigning any lead.

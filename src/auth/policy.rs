@@ -1,4 +1,4 @@
-//! The one table of who may do what (DESIGN.md §2). Services ask it; nothing
+//! The one table of who may do what (docs/roles.md). Services ask it; nothing
 //! else decides access. Row rules come out as a [`LeadScope`] that the lead
 //! queries turn into SQL, so no query loads a lead it then drops.
 

@@ -1,5 +1,5 @@
 //! Campaigns and their daily spend: the cost side of the KPIs. Budget and
-//! spend are hidden from SALES (DESIGN.md §2): absent from its introspection
+//! spend are hidden from SALES (docs/roles.md): absent from its introspection
 //! and refused when asked.
 
 pub mod loader;

@@ -1,4 +1,4 @@
-//! The event bus of one instance (DESIGN.md §7).
+//! The event bus of one instance (docs/events.md).
 //!
 //! One dispatcher per instance reads new outbox rows once, by sequence, and
 //! broadcasts them (`Arc<Event>`) to every subscriber of the instance; a

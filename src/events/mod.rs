@@ -1,4 +1,4 @@
-//! Stage changes, the event outbox and subscriptions (DESIGN.md §3, §7).
+//! Stage changes, the event outbox and subscriptions (docs/lifecycle.md, docs/events.md).
 //! Every change is written here, in the caller's transaction: a history row
 //! and an outbox event, so an event exists if and only if its change
 //! committed. From the outbox, `bus` dispatches events to the subscribers of

@@ -303,7 +303,7 @@ pub fn response_too_large(max: usize) -> ServerError {
     .into_error()
 }
 
-/// Give every error a code (DESIGN §8): ours carry one already; those of
+/// Give every error a code (docs/errors.md): ours carry one already; those of
 /// async-graphql are its limits (known by their exact messages) or bad
 /// input. Internal errors are masked and carry the request id.
 pub fn classify(error: &mut ServerError, request_id: &str) {

@@ -1,5 +1,5 @@
 //! The query root's gate: before any query root field runs, the policy says
-//! whether the viewer may ask it (DESIGN.md §2: INGEST reads nothing but
+//! whether the viewer may ask it (docs/roles.md: INGEST reads nothing but
 //! `me`). One check for every root field, present and future, with no cost
 //! on nested fields; introspection is answered by async-graphql before it.
 

@@ -46,7 +46,7 @@ pub struct SubscriptionRoot(subscriptions::EventSubscription);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-/// Limits of a schema (DESIGN.md §8).
+/// Limits of a schema (docs/errors.md).
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub max_depth: usize,

@@ -1,4 +1,4 @@
-//! The arithmetic of the KPIs (DESIGN.md §6), pure: ratios that are `None`
+//! The arithmetic of the KPIs (docs/kpis.md), pure: ratios that are `None`
 //! on a zero denominator, money divided and rounded to cents half away from
 //! zero, ROI, the funnel's per-stage figures, and the period rules.
 

@@ -1,4 +1,4 @@
-//! The KPIs of DESIGN.md §6 — funnel, cost per lead, lead relevance —
+//! The KPIs of docs/kpis.md — funnel, cost per lead, lead relevance —
 //! aggregated in the database over the stored per-lead milestones; only the
 //! per-group totals reach the process.
 

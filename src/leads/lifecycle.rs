@@ -1,4 +1,4 @@
-//! The stage machine of DESIGN.md §3, as pure data and functions.
+//! The stage machine of docs/lifecycle.md, as pure data and functions.
 
 use crate::auth::Role;
 use crate::error::{AppError, AppResult};
@@ -105,7 +105,7 @@ struct Rule {
 use LeadStage::*;
 use Role::*;
 
-/// DESIGN.md §3, one row per (from set, to, who).
+/// docs/lifecycle.md, one row per (from set, to, who).
 const RULES: &[Rule] = &[
     Rule {
         from: &[Lead],

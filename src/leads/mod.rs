@@ -1,5 +1,5 @@
 //! Leads: records, queries with keyset pagination, and the lifecycle
-//! (transitions, qualification, assignment) of DESIGN.md §3.
+//! (transitions, qualification, assignment) of docs/lifecycle.md.
 
 pub mod channel;
 pub mod lifecycle;

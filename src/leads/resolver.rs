@@ -117,6 +117,8 @@ impl LeadMutation {
         ))
     }
 
+    // The description below is part of the published SDL and stays as it is;
+    // its "DESIGN.md §3" is docs/lifecycle.md in this repository.
     /// Move a lead to another stage, as DESIGN.md §3 allows.
     async fn transition_lead(
         &self,

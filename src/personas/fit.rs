@@ -1,4 +1,4 @@
-//! ICP fit of DESIGN.md §5 as pure functions: how well a lead matches a
+//! ICP fit of docs/personas.md as pure functions: how well a lead matches a
 //! persona, and which persona it matches best.
 
 use crate::scoring::engine::{LeadAttributes, contains_ci, eq_ci, present};

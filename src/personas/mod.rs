@@ -1,4 +1,4 @@
-//! Personas: ideal customer profiles and a lead's fit to them (DESIGN.md §5).
+//! Personas: ideal customer profiles and a lead's fit to them (docs/personas.md).
 
 pub mod fit;
 pub mod loader;

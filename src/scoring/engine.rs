@@ -1,4 +1,4 @@
-//! The scoring rules of DESIGN.md §4 as pure functions: no I/O, no database,
+//! The scoring rules of docs/scoring.md as pure functions: no I/O, no database,
 //! no GraphQL. The service loads rules, the lead and its interactions, calls
 //! [`score`], and stores the result.
 
@@ -191,7 +191,7 @@ impl RuleError {
 
 const SECONDS_PER_DAY: f64 = 86_400.0;
 
-/// Scores `lead` at time `now` against `rules` (DESIGN.md §4).
+/// Scores `lead` at time `now` against `rules` (docs/scoring.md).
 pub fn score(
     rules: &[Rule],
     lead: &LeadAttributes,
@@ -552,7 +552,7 @@ mod tests {
         Contribution { rule_id, points }
     }
 
-    /// The example of DESIGN.md §4, rules 1 to 4.
+    /// The example of docs/scoring.md, rules 1 to 4.
     fn design_rules() -> Vec<Rule> {
         let mut download = engagement_rule(2, 15, "CONTENT_DOWNLOAD");
         download.max_points_per_lead = Some(30);

@@ -1,5 +1,5 @@
 //! Scoring: FIT and ENGAGEMENT rules, decay, caps and the score breakdown
-//! of DESIGN.md §4; rescoring in the write's transaction and in bulk; the
+//! of docs/scoring.md; rescoring in the write's transaction and in bulk; the
 //! automatic move to MQL.
 
 pub mod engine;

@@ -1,6 +1,6 @@
 //! GraphQL types of scoring.
 //!
-//! SALES may not read scoring rules or settings (DESIGN.md §2), yet sees
+//! SALES may not read scoring rules or settings (docs/roles.md), yet sees
 //! `Lead.scoreBreakdown` with rule names. So a [`ScoringRule`] shows every
 //! role its `id`, `name`, `kind` and `points`; its definition (`active`,
 //! `condition`, `interactionKind`, …) is for the roles that read scoring:
@@ -96,7 +96,7 @@ impl From<engine::FitCondition> for FitCondition {
     }
 }
 
-/// A scoring rule (DESIGN.md §4). Every role that sees a lead's
+/// A scoring rule (docs/scoring.md). Every role that sees a lead's
 /// `scoreBreakdown` sees the rule's id, name, kind and points; the rest of
 /// its definition is for MARKETING and ADMIN only.
 pub struct ScoringRule(pub scoring_rule::Model);

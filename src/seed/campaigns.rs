@@ -1,4 +1,4 @@
-//! Campaigns and their daily spend (DESIGN.md §9: "20 campaigns with daily
+//! Campaigns and their daily spend (docs/performance.md: "20 campaigns with daily
 //! spend"), written when the campaigns migration (#5) is there.
 //!
 //! Leads and interactions ask [`Campaigns::source_for`] and

@@ -1,6 +1,6 @@
 //! Seeded leads and their stage histories.
 //!
-//! Each lead walks the stage machine of DESIGN.md §3 from its creation, one
+//! Each lead walks the stage machine of docs/lifecycle.md from its creation, one
 //! allowed transition at a time, by an actor of a role that may make it, until
 //! it stops or reaches the end of the dataset's window. The lead row is moved
 //! with [`crate::leads::service::apply_stage`], the function the server uses,
@@ -294,7 +294,7 @@ pub fn generate(
             if next_at >= window.end {
                 break;
             }
-            // Who makes the change (DESIGN.md §2/§3), and what it carries.
+            // Who makes the change (docs/roles.md/§3), and what it carries.
             let mut reason = None;
             let actor = match (stage, to) {
                 (LeadStage::Lead, LeadStage::Mql) => {

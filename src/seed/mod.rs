@@ -1,4 +1,4 @@
-//! `leadgraph seed`: the deterministic reference data set of DESIGN.md §9.
+//! `leadgraph seed`: the deterministic reference data set of docs/performance.md.
 //!
 //! One module per domain generates its rows in memory from its own seeded
 //! random generator (so adding a domain does not change the others' data),
@@ -11,7 +11,7 @@
 //! a given `rand` version, and the version is pinned by `Cargo.lock`).
 //!
 //! The outbox (`stage_event`) is deliberately left empty: it is the delivery
-//! queue of live subscriptions (DESIGN.md §7), and an imported past has no
+//! queue of live subscriptions (docs/events.md), and an imported past has no
 //! subscriber and no cursor anyone could resume from; KPIs read the lead
 //! milestones and `stage_change`, which are complete. The first live change
 //! after seeding gets the first sequence, as on a fresh database.

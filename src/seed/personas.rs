@@ -1,4 +1,4 @@
-//! Personas (DESIGN.md §9: "8 personas"), written when the personas
+//! Personas (docs/performance.md: "8 personas"), written when the personas
 //! migration (#4) is there. They match the seeded attributes (industries,
 //! sizes, countries, job titles of `names.rs`). Each lead's `persona_id` and
 //! `icp_fit` are set by the rescoring (`scoring::rescore`), the server's own

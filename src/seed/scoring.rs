@@ -1,4 +1,4 @@
-//! Scoring rules and settings (DESIGN.md §9: "about a dozen scoring
+//! Scoring rules and settings (docs/performance.md: "about a dozen scoring
 //! rules"), written when the scoring migration (#4) is there, and the
 //! rescoring of the seeded leads.
 //!

@@ -4,6 +4,8 @@ use crate::error::{AppError, AppResult};
 use crate::graphql::ids::{NodeType, encode};
 use async_graphql::{ComplexObject, Enum, ID, SimpleObject};
 
+// The description below is part of the published SDL and stays as it is;
+// its "DESIGN.md §2" is docs/roles.md in this repository.
 /// What a token may do; see the role table in DESIGN.md §2.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[graphql(remote = "auth::Role")]

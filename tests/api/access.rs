@@ -1,4 +1,4 @@
-//! The role table of DESIGN.md §2, row by row, with a token of each role.
+//! The role table of docs/roles.md, row by row, with a token of each role.
 
 use crate::helpers::TestApp;
 use serde_json::json;
@@ -351,7 +351,7 @@ const RECORD_CALL: &str =
     "mutation($id: ID!) { recordInteraction(input: {leadId: $id, kind: CALL}) { kind } }";
 const STATE: &str = "query($id: ID!) { lead(id: $id) { stage version company owner { subject } interactions { totalCount } } }";
 
-/// DESIGN.md §2: SALES acts only on its own or unowned leads; another rep's
+/// docs/roles.md: SALES acts only on its own or unowned leads; another rep's
 /// visible lead is read-only to it. With a token of each role.
 #[tokio::test]
 async fn sales_acts_only_on_its_own_or_unowned_leads() {
@@ -508,7 +508,7 @@ fn schema_query_fields() -> Vec<String> {
     fields
 }
 
-/// DESIGN.md §2: INGEST reads nothing — every query root field but `me` is
+/// docs/roles.md: INGEST reads nothing — every query root field but `me` is
 /// FORBIDDEN for it (not an empty list, not `null`), with no data; the
 /// other roles still read, and INGEST still introspects and writes.
 #[tokio::test]

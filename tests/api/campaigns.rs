@@ -1,5 +1,5 @@
 //! Campaigns and spend: create, update, the spend upsert, exact money,
-//! leads' and interactions' campaigns, and who sees cost (DESIGN.md §2).
+//! leads' and interactions' campaigns, and who sees cost (docs/roles.md).
 
 use crate::helpers::TestApp;
 use serde_json::{Value, json};

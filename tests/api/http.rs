@@ -1,4 +1,4 @@
-//! GraphQL over HTTP and authentication at the edge (DESIGN.md §1, §2, §8).
+//! GraphQL over HTTP and authentication at the edge (docs/architecture.md, docs/roles.md, §8).
 
 use crate::helpers::TestApp;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};

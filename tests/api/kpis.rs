@@ -1,4 +1,4 @@
-//! The KPIs of DESIGN.md §6 against a fixed scenario whose every figure is
+//! The KPIs of docs/kpis.md against a fixed scenario whose every figure is
 //! computed by hand below.
 //!
 //! Leads are created and moved through the API (so reached ranks, skips,

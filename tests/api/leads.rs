@@ -1,4 +1,4 @@
-//! Leads: creation and update with the input rules of DESIGN.md §8, filters,
+//! Leads: creation and update with the input rules of docs/errors.md, filters,
 //! and keyset pagination with no duplicate or gap under every order.
 
 use crate::helpers::TestApp;

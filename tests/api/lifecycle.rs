@@ -1,4 +1,4 @@
-//! The stage machine of DESIGN.md §3 through the API: every allowed and every
+//! The stage machine of docs/lifecycle.md through the API: every allowed and every
 //! refused move with its code, requirements, versions, history and outbox.
 
 use crate::helpers::{TestApp, Tokens};
@@ -13,7 +13,7 @@ const STAGES: [&str; 6] = [
     "DISQUALIFIED",
 ];
 
-/// DESIGN.md §3, written out: (from, to) → roles allowed.
+/// docs/lifecycle.md, written out: (from, to) → roles allowed.
 fn allowed(from: &str, to: &str) -> Option<&'static [&'static str]> {
     Some(match (from, to) {
         ("LEAD", "MQL") => &["ADMIN", "MARKETING"],

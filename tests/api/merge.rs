@@ -1,4 +1,4 @@
-//! mergeLeads and eraseLead (DESIGN.md §2, §8).
+//! mergeLeads and eraseLead (docs/roles.md, docs/errors.md).
 
 use crate::helpers::TestApp;
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! Personas (DESIGN.md §5): validation, access, a lead's persona and ICP
+//! Personas (docs/personas.md): validation, access, a lead's persona and ICP
 //! fit, rematching on rescoring and on deletion.
 
 use crate::helpers::TestApp;

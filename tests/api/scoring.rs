@@ -1,4 +1,4 @@
-//! Scoring (DESIGN.md §4): rules and settings with their validation and
+//! Scoring (docs/scoring.md): rules and settings with their validation and
 //! access, rescoring in the write's transaction, automatic MQL, bulk
 //! rescoring with decay, and the worked example of the design.
 
@@ -110,7 +110,7 @@ fn db_id(id: &str) -> i64 {
     }
 }
 
-/// The four rules and the threshold of the DESIGN.md §4 example.
+/// The four rules and the threshold of the docs/scoring.md example.
 async fn design_rules(app: &TestApp, t: &Tokens) {
     rule(
         app,

@@ -1,4 +1,4 @@
-//! Stage-change subscriptions over real WebSockets (DESIGN.md §7, §2): the
+//! Stage-change subscriptions over real WebSockets (docs/events.md, docs/roles.md): the
 //! protocol and its close codes, visibility, resuming by cursor across
 //! reconnects, restarts and instances, and the `graphql-ws` npm client.
 

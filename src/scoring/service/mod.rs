@@ -1,4 +1,4 @@
-//! Scoring rules and settings, and rescoring (DESIGN.md §4, §5): one lead
+//! Scoring rules and settings, and rescoring (docs/scoring.md, docs/personas.md): one lead
 //! inside the transaction of the write that changed it, or many leads in
 //! batches of [`BATCH`] per transaction.
 //!
