@@ -1,0 +1,14 @@
+//! The work on leads: validation, access through the policy, queries with
+//! keyset pagination, and every lifecycle change in one transaction.
+
+mod access;
+mod merge;
+mod query;
+mod store;
+mod transitions;
+
+pub use access::*;
+pub use merge::*;
+pub use query::*;
+pub use store::*;
+pub use transitions::*;
