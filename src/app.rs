@@ -29,24 +29,76 @@ impl AppState {
 /// Per-request DataLoaders, scoped to the viewer.
 pub struct Loaders {
     pub leads: async_graphql::dataloader::DataLoader<crate::leads::loader::LeadLoader>,
-    pub users: async_graphql::dataloader::DataLoader<crate::users::loader::UserLoader>,
+    pub users: async_graphql::dataloader::DataLoader<ById<entity::app_user::Entity>>,
     pub history: async_graphql::dataloader::DataLoader<crate::leads::loader::HistoryLoader>,
     pub interactions:
         async_graphql::dataloader::DataLoader<crate::interactions::loader::InteractionPageLoader>,
     pub interaction_counts:
         async_graphql::dataloader::DataLoader<crate::interactions::loader::InteractionCountLoader>,
-    pub campaigns: async_graphql::dataloader::DataLoader<crate::campaigns::loader::CampaignLoader>,
+    pub campaigns: async_graphql::dataloader::DataLoader<ById<entity::campaign::Entity>>,
     pub campaign_spend:
         async_graphql::dataloader::DataLoader<crate::campaigns::loader::SpendLoader>,
-    pub scoring_rules:
-        async_graphql::dataloader::DataLoader<crate::scoring::loader::ScoringRuleLoader>,
-    pub personas: async_graphql::dataloader::DataLoader<crate::personas::loader::PersonaLoader>,
+    pub scoring_rules: async_graphql::dataloader::DataLoader<ById<entity::scoring_rule::Entity>>,
+    pub personas: async_graphql::dataloader::DataLoader<ById<entity::persona::Entity>>,
 }
 
 /// How long a DataLoader gathers keys before it queries. On tokio's timer
 /// (async-graphql's `tokio-timer` feature) this rounds up to the next
 /// millisecond tick.
 const BATCH_DELAY: Duration = Duration::from_micros(100);
+
+/// Rows of the entity `E` by their `i64` primary key, one query per batch:
+/// the DataLoader of users, personas, scoring rules and campaigns (deleted
+/// rows included: what names them always resolves; visibility is decided
+/// by the caller).
+pub struct ById<E> {
+    db: sea_orm::DatabaseConnection,
+    entity: std::marker::PhantomData<fn() -> E>,
+}
+
+impl<E> ById<E> {
+    pub fn new(db: &sea_orm::DatabaseConnection) -> Self {
+        ById {
+            db: db.clone(),
+            entity: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<E> async_graphql::dataloader::Loader<i64> for ById<E>
+where
+    E: sea_orm::EntityTrait,
+    E::Model: Clone + Send + Sync + 'static,
+{
+    type Value = E::Model;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[i64],
+    ) -> Result<std::collections::HashMap<i64, E::Model>, AppError> {
+        use sea_orm::{ColumnTrait, Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter};
+        let table = E::default().table_name().to_owned();
+        let Some(id) = E::PrimaryKey::iter()
+            .next()
+            .map(PrimaryKeyToColumn::into_column)
+        else {
+            return Err(AppError::internal(format!("{table} has no primary key")));
+        };
+        let rows = E::find()
+            .filter(id.is_in(keys.iter().copied()))
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|row| match row.get(id) {
+                sea_orm::Value::BigInt(Some(key)) => Ok((key, row)),
+                other => Err(AppError::internal(format!(
+                    "{table}: a primary key that is not a BIGINT: {other:?}"
+                ))),
+            })
+            .collect()
+    }
+}
 
 /// A per-request DataLoader of `loader`.
 fn batched<T: Send + Sync + 'static>(loader: T) -> async_graphql::dataloader::DataLoader<T> {
@@ -55,23 +107,23 @@ fn batched<T: Send + Sync + 'static>(loader: T) -> async_graphql::dataloader::Da
 
 impl Loaders {
     pub fn new(state: &AppState, viewer: &Viewer) -> Self {
-        use crate::{campaigns, interactions, leads, personas, scoring, users};
+        use crate::{campaigns, interactions, leads};
         let db = &state.db.read;
         Loaders {
             leads: batched(leads::loader::LeadLoader {
                 db: db.clone(),
                 scope: crate::auth::policy::lead_scope(viewer),
             }),
-            users: batched(users::loader::UserLoader { db: db.clone() }),
+            users: batched(ById::new(db)),
             history: batched(leads::loader::HistoryLoader { db: db.clone() }),
             interactions: batched(interactions::loader::InteractionPageLoader { db: db.clone() }),
             interaction_counts: batched(interactions::loader::InteractionCountLoader {
                 db: db.clone(),
             }),
-            campaigns: batched(campaigns::loader::CampaignLoader { db: db.clone() }),
+            campaigns: batched(ById::new(db)),
             campaign_spend: batched(campaigns::loader::SpendLoader { db: db.clone() }),
-            scoring_rules: batched(scoring::loader::ScoringRuleLoader { db: db.clone() }),
-            personas: batched(personas::loader::PersonaLoader { db: db.clone() }),
+            scoring_rules: batched(ById::new(db)),
+            personas: batched(ById::new(db)),
         }
     }
 

@@ -1,31 +1,14 @@
-//! DataLoaders of campaigns and their spend: one query per batch.
+//! The DataLoader of campaign spend: one query per batch (campaigns by id
+//! load through `app::ById`).
 
 use crate::error::AppError;
 use crate::kpis::calc::{SUM_SPLIT, join_sum};
 use async_graphql::dataloader::Loader;
 use chrono::NaiveDate;
-use entity::{campaign, campaign_spend};
+use entity::campaign_spend;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use std::collections::HashMap;
-
-/// Campaigns by id.
-pub struct CampaignLoader {
-    pub db: DatabaseConnection,
-}
-
-impl Loader<i64> for CampaignLoader {
-    type Value = campaign::Model;
-    type Error = AppError;
-
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let rows = campaign::Entity::find()
-            .filter(campaign::Column::Id.is_in(keys.iter().copied()))
-            .all(&self.db)
-            .await?;
-        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
-    }
-}
 
 /// One campaign's spend over `[from, to)` of spend dates (open bounds: unbounded).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

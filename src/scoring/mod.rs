@@ -3,7 +3,6 @@
 //! automatic move to MQL.
 
 pub mod engine;
-pub mod loader;
 pub mod resolver;
 pub mod service;
 pub mod types;
