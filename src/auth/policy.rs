@@ -89,11 +89,6 @@ pub enum Denied {
     InvalidTransition(String),
 }
 
-/// Roles that may write lead records at all (create, update, capture).
-pub fn may_write_leads(role: Role) -> bool {
-    matches!(role, Role::Admin | Role::Marketing | Role::Sales)
-}
-
 /// May `viewer` act on `lead` at all? The lead must be visible (else it is
 /// [`Denied::Invisible`], answered like a missing lead) and, for SALES, its
 /// own or unowned: another rep's visible lead is read-only. INGEST, being
