@@ -10,7 +10,9 @@ use entity::lead;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 
-use super::*;
+use super::access::authorize;
+use super::store::{lock, save, search_text};
+use super::transitions::apply_transition;
 
 /// Rank for "the more advanced stage" of a merge: DISQUALIFIED is least.
 fn advancement(stage: &str) -> AppResult<i32> {

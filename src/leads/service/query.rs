@@ -13,7 +13,7 @@ use sea_orm::{
     QuerySelect,
 };
 
-use super::*;
+use super::access::scope_condition;
 
 /// Everything `totalCount` needs to count lazily.
 #[derive(Clone, Debug)]

@@ -16,7 +16,7 @@ use sea_orm::{
     QuerySelect, TransactionTrait,
 };
 
-use super::*;
+use super::access::{authorize, scope_condition};
 
 /// Load a lead for change, locking its row until the transaction ends
 /// (PostgreSQL `FOR UPDATE`; SQLite has a single writer).

@@ -10,7 +10,8 @@ use crate::validate;
 use entity::lead;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, TransactionTrait};
 
-use super::*;
+use super::access::{authorize, denied, facts};
+use super::store::{check_version, lock, save};
 
 /// Move `lead` to `to` in memory: stage, milestones, timestamps, version.
 pub fn apply_stage(lead: &mut lead::Model, to: LeadStage, now: chrono::DateTime<chrono::Utc>) {

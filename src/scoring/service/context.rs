@@ -1,7 +1,10 @@
 //! What one rescoring reads (rules, personas, threshold, the leads'
 //! interactions) and how it scores a set of leads inside a transaction.
 
-use super::*;
+use super::rules::to_engine;
+use super::settings::mql_threshold;
+use super::sql::Sql;
+use super::write::write_scores;
 use crate::error::AppResult;
 use crate::leads::lifecycle::LeadStage;
 use crate::personas::fit::{self, PersonaCriteria};

@@ -22,8 +22,6 @@ pub use context::*;
 pub use rescore::*;
 pub use rules::*;
 pub use settings::*;
-use sql::Sql;
-use write::*;
 
 use crate::validate;
 

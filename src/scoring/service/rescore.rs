@@ -1,7 +1,9 @@
 //! Rescoring: the context read once per transaction, one lead in the
 //! caller's transaction, or many in batches; the periodic job.
 
-use super::*;
+use super::BATCH;
+use super::context::{LeadScore, LeadSet, ScoringContext};
+use super::write::promote_many;
 use crate::app::AppState;
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};

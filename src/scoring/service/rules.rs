@@ -1,6 +1,7 @@
 //! Scoring rules: list, check, create, replace, delete.
 
-use super::*;
+use super::MAX_VALUES;
+use super::rescore::{Selection, rescore_selection};
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
 use crate::db::Db;

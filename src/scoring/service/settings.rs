@@ -1,6 +1,6 @@
 //! The scoring settings: the MQL threshold.
 
-use super::*;
+use super::{DEFAULT_MQL_THRESHOLD, SETTINGS_ID};
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
 use crate::error::{AppError, AppResult};

@@ -1,7 +1,8 @@
 //! Writing scores and promotions in few statements: `UPDATE … FROM (VALUES …)`
 //! for scored columns, and the batch move of LEADs to MQL.
 
-use super::*;
+use super::context::LeadScore;
+use super::sql::Sql;
 use crate::error::{AppError, AppResult};
 use crate::events::{self, SCORING_ACTOR};
 use crate::leads::lifecycle::LeadStage;
