@@ -373,11 +373,32 @@ async fn the_binary_survives_the_attack_review_at_its_idle_rss() {
         child.try_wait().expect("status").is_none(),
         "the server exited"
     );
-    let after = rss_kib(pid);
-    println!("RSS idle {idle} KiB, after the attacks {after} KiB");
+    // mimalloc hands freed pages back to the system on a later allocation
+    // in the same thread, after a short delay: RSS right after the last
+    // answer still holds the attacks' buffers, and a server that sees no
+    // traffic keeps them. So go on with ordinary traffic, as a server in
+    // use sees, for up to ten seconds (a loaded CI machine needs that),
+    // and take the settled figure rather than the peak.
+    let bound = idle + 64 * 1024;
+    let mut after = rss_kib(pid);
+    for _ in 0..100 {
+        if after < bound {
+            break;
+        }
+        let r = post(
+            t.sales.clone(),
+            "{ leads(first: 5) { edges { node { id } } } }".into(),
+        )
+        .await
+        .expect("still serving");
+        assert_eq!(r.status(), 200);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        after = rss_kib(pid);
+    }
+    println!("RSS idle {idle} KiB, settled after the attacks at {after} KiB");
     assert!(
-        after < idle + 64 * 1024,
-        "RSS grew from {idle} KiB to {after} KiB"
+        after < bound,
+        "RSS grew from {idle} KiB to {after} KiB and stayed there"
     );
     child.kill().await.ok();
 }
