@@ -204,6 +204,17 @@ pub struct Config {
     /// (`0`: as many as the rate per second).
     #[arg(long, env = "LEADGRAPH_RATE_BURST", default_value_t = 0, global = true)]
     pub rate_burst: u32,
+    /// Answer the hot queries (sales queue, lead detail) with prepared
+    /// plans once the executor has validated them (`graphql::plan`);
+    /// `false` sends every operation through the executor.
+    #[arg(
+        long,
+        env = "LEADGRAPH_PREPARED_PLANS",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub prepared_plans: bool,
 }
 
 /// A duration such as `1h` or `90s`; a bare `0` is zero (off).

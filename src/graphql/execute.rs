@@ -60,6 +60,15 @@ pub struct Executor {
     rate: Option<Arc<DefaultKeyedRateLimiter<String>>>,
     /// Renderings of events shared by identical subscriptions.
     pub renderings: Arc<crate::graphql::subscriptions::share::RenderCache>,
+    /// Documents prepared plans may answer.
+    plans: Arc<crate::graphql::plan::Plans>,
+}
+
+/// An executed operation: the executor's response, or the JSON text of the
+/// `data` a prepared plan wrote (it has no errors, by construction).
+pub enum Answer {
+    General(Response),
+    Plan(Vec<u8>),
 }
 
 /// An operation that passed the checks made before execution.
@@ -127,6 +136,7 @@ impl Executor {
             heavy,
             rate,
             renderings: Default::default(),
+            plans: Default::default(),
         }
     }
 
@@ -248,6 +258,71 @@ impl Executor {
         metrics::histogram!("leadgraph_graphql_request_seconds")
             .record(started.elapsed().as_secs_f64());
         response
+    }
+
+    /// Run an operation for HTTP: a prepared plan answers when it may
+    /// (`graphql::plan`), the executor otherwise.
+    pub async fn execute_planned(
+        &self,
+        viewer: &Viewer,
+        mut admitted: Admitted,
+        request_id: &str,
+    ) -> Answer {
+        let candidate = match admitted.operation {
+            Some(OperationType::Query) if self.state.config.prepared_plans => {
+                let request = &mut admitted.request;
+                let query = request.query.clone();
+                let operation_name = request.operation_name.clone();
+                let variables = request.variables.clone();
+                match request.parsed_query() {
+                    Ok(document) => self.plans.candidate(
+                        viewer,
+                        document,
+                        &query,
+                        operation_name.as_deref(),
+                        &variables,
+                    ),
+                    Err(_) => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(candidate) = &candidate
+            && self.plans.validated(candidate)
+        {
+            let started = Instant::now();
+            let loaders = Loaders::new(&self.state, viewer);
+            let run =
+                crate::graphql::plan::run::run(&candidate.plan, viewer, &self.state, &loaders);
+            let span =
+                tracing::info_span!("graphql", request_id, subject = %viewer.subject, plan = true);
+            match guarded(self.state.config.request_timeout, run)
+                .instrument(span)
+                .await
+            {
+                Ok(Ok(data)) => {
+                    metrics::counter!("leadgraph_graphql_requests_total", "outcome" => "ok")
+                        .increment(1);
+                    metrics::counter!("leadgraph_graphql_plans_total", "result" => "answered")
+                        .increment(1);
+                    metrics::histogram!("leadgraph_graphql_request_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    return Answer::Plan(data);
+                }
+                // The executor answers, with its own errors and limits.
+                _ => {
+                    metrics::counter!("leadgraph_graphql_plans_total", "result" => "gave_up")
+                        .increment(1);
+                }
+            }
+        }
+        let response = self.execute(viewer, admitted, request_id).await;
+        if let Some(candidate) = &candidate
+            && response.errors.is_empty()
+        {
+            self.plans.remember(candidate);
+        }
+        Answer::General(response)
     }
 
     /// The largest response body allowed, in bytes.

@@ -39,6 +39,13 @@ impl ScalarType for Date {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DateTime(pub chrono::DateTime<chrono::Utc>);
 
+impl DateTime {
+    /// The text clients get: RFC 3339 in UTC with a `Z`.
+    pub fn render(&self) -> String {
+        self.0.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    }
+}
+
 #[Scalar(name = "DateTime")]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -64,7 +71,7 @@ impl ScalarType for DateTime {
     }
 
     fn to_value(&self) -> Value {
-        Value::String(self.0.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        Value::String(self.render())
     }
 }
 

@@ -42,40 +42,60 @@ impl LeadQuery {
         filter: Option<LeadFilter>,
         order_by: Option<LeadOrder>,
     ) -> ApiResult<LeadConnection> {
-        let viewer = viewer(ctx)?;
-        let first = validate::first(first, 20)?;
-        let order: super::model::Order = order_by.map(Into::into).unwrap_or_default();
-        let filter = filter.unwrap_or_default().into_domain()?;
-        let after = after
-            .map(|cursor| super::types::decode_keyset(&cursor, order.field))
-            .transpose()?;
-        let query = super::model::LeadQuery {
+        connection(
+            viewer(ctx)?,
+            &state(ctx).db.read,
             first,
             after,
             filter,
-            order,
-        };
-        let page = service::list(viewer, &state(ctx).db.read, &query).await?;
-        let edges: Vec<LeadEdge> = page
-            .rows
-            .into_iter()
-            .map(|l| LeadEdge {
-                cursor: super::types::lead_cursor(order.field, &l),
-                node: Lead(l),
-            })
-            .collect();
-        let page_info = PageInfo {
-            has_next_page: page.has_next,
-            has_previous_page: false,
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
-        };
-        Ok(LeadConnection {
-            edges,
-            page_info,
-            count_query: page.count_query,
-        })
+            order_by,
+        )
+        .await
     }
+}
+
+/// A page of `leads` as the viewer may see it: the resolver's work, shared
+/// with the prepared plans of `graphql::plan`.
+pub async fn connection(
+    viewer: &crate::auth::Viewer,
+    db: &sea_orm::DatabaseConnection,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<LeadFilter>,
+    order_by: Option<LeadOrder>,
+) -> ApiResult<LeadConnection> {
+    let first = validate::first(first, 20)?;
+    let order: super::model::Order = order_by.map(Into::into).unwrap_or_default();
+    let filter = filter.unwrap_or_default().into_domain()?;
+    let after = after
+        .map(|cursor| super::types::decode_keyset(&cursor, order.field))
+        .transpose()?;
+    let query = super::model::LeadQuery {
+        first,
+        after,
+        filter,
+        order,
+    };
+    let page = service::list(viewer, db, &query).await?;
+    let edges: Vec<LeadEdge> = page
+        .rows
+        .into_iter()
+        .map(|l| LeadEdge {
+            cursor: super::types::lead_cursor(order.field, &l),
+            node: Lead(l),
+        })
+        .collect();
+    let page_info = PageInfo {
+        has_next_page: page.has_next,
+        has_previous_page: false,
+        start_cursor: edges.first().map(|e| e.cursor.clone()),
+        end_cursor: edges.last().map(|e| e.cursor.clone()),
+    };
+    Ok(LeadConnection {
+        edges,
+        page_info,
+        count_query: page.count_query,
+    })
 }
 
 #[derive(Default)]

@@ -23,6 +23,7 @@ mod lifecycle;
 mod limits;
 mod merge;
 mod personas;
+mod plans;
 mod schema;
 mod scoring;
 mod storage;

@@ -18,7 +18,7 @@ pub use request::bearer;
 pub use response::panic_response;
 
 use crate::auth::Viewer;
-use crate::graphql::execute::{Executor, Refusal};
+use crate::graphql::execute::{Answer, Executor, Refusal};
 use async_graphql::Value;
 use async_graphql::parser::types::OperationType;
 use axum::{
@@ -240,19 +240,24 @@ async fn execute(
         // An ambiguous or unknown operation fails validation, harmlessly.
         _ => {}
     }
-    let response = g.execute(viewer, admitted, request_id).await;
+    let response = match g.execute_planned(viewer, admitted, request_id).await {
+        Answer::General(response) => response,
+        Answer::Plan(data) => return Ok(Executed::Planned(data)),
+    };
     let request_error = response.data == Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
-    Ok(Executed {
-        response,
+    Ok(Executed::General {
+        response: Box::new(response),
         request_error,
     })
 }
 
 fn request_error(refusal: Refusal) -> Executed {
-    Executed {
-        response: async_graphql::Response::from_errors(vec![refusal.into_error()]),
+    Executed::General {
+        response: Box::new(async_graphql::Response::from_errors(vec![
+            refusal.into_error(),
+        ])),
         request_error: true,
     }
 }

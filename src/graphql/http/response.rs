@@ -12,11 +12,49 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 /// One operation, executed or refused before execution.
-pub(super) struct Executed {
-    pub(super) response: async_graphql::Response,
-    /// A request error (never executed): no `data`, and 4xx with
-    /// `application/graphql-response+json`.
-    pub(super) request_error: bool,
+pub(super) enum Executed {
+    General {
+        response: Box<async_graphql::Response>,
+        /// A request error (never executed): no `data`, and 4xx with
+        /// `application/graphql-response+json`.
+        request_error: bool,
+    },
+    /// The JSON text of the `data` of a prepared plan's answer.
+    Planned(Vec<u8>),
+}
+
+impl Executed {
+    fn request_error(&self) -> bool {
+        matches!(
+            self,
+            Executed::General {
+                request_error: true,
+                ..
+            }
+        )
+    }
+
+    /// The response body of this operation.
+    fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        match self {
+            Executed::General {
+                response,
+                request_error,
+            } => serde_json::to_writer(
+                out,
+                &Body {
+                    data: (!request_error).then_some(&response.data),
+                    errors: &response.errors,
+                },
+            ),
+            Executed::Planned(data) => {
+                out.extend_from_slice(b"{\"data\":");
+                out.extend_from_slice(data);
+                out.push(b'}');
+                Ok(())
+            }
+        }
+    }
 }
 
 pub(super) const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
@@ -169,18 +207,23 @@ pub(super) fn finish(
     request_id: &str,
     max_bytes: usize,
 ) -> Response {
-    let any_request_error = outputs.iter().any(|o| o.request_error);
-    let bodies: Vec<Body> = outputs
-        .iter()
-        .map(|o| Body {
-            data: (!o.request_error).then_some(&o.response.data),
-            errors: &o.response.errors,
-        })
-        .collect();
-    let bytes = match (batched, bodies.as_slice()) {
-        (false, [single]) => serde_json::to_vec(single),
-        _ => serde_json::to_vec(&bodies),
+    let any_request_error = outputs.iter().any(Executed::request_error);
+    let mut bytes = Vec::with_capacity(4096);
+    let written = if batched || outputs.len() != 1 {
+        bytes.push(b'[');
+        let mut result = Ok(());
+        for (i, output) in outputs.iter().enumerate() {
+            if i > 0 {
+                bytes.push(b',');
+            }
+            result = result.and_then(|()| output.write(&mut bytes));
+        }
+        bytes.push(b']');
+        result
+    } else {
+        outputs[0].write(&mut bytes)
     };
+    let bytes = written.map(|()| bytes);
     let status = if format == Format::GraphqlResponse && any_request_error && !batched {
         StatusCode::BAD_REQUEST
     } else {
@@ -202,7 +245,22 @@ pub(super) fn finish(
                 request_id,
             )
         }
-        Ok(bytes) => respond(status, format, bytes, request_id),
+        Ok(bytes) => {
+            let mut response = respond(status, format, bytes, request_id);
+            // How many operations prepared plans answered (graphql::plan):
+            // for operators and for the tests that compare them with the
+            // executor.
+            let planned = outputs
+                .iter()
+                .filter(|o| matches!(o, Executed::Planned(_)))
+                .count();
+            if planned > 0 {
+                response
+                    .headers_mut()
+                    .insert("x-leadgraph-plans", HeaderValue::from(planned));
+            }
+            response
+        }
         Err(err) => {
             tracing::error!(error = %err, request_id, "serializing a response failed");
             respond_error(
