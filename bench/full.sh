@@ -7,6 +7,8 @@
 #   bench/full.sh                    # everything
 #   DURATION=10s bench/full.sh       # shorter runs
 #   DATABASES=postgres bench/full.sh # one database
+#   PEERS=1 bench/full.sh            # also PostGraphile 4 (1 and 2 processes)
+#                                    # and 5 on Q1 and Q3 (bench/peers/README.md)
 #
 # PostgreSQL: 127.0.0.1:5432, user postgres, trust auth; the database
 # `leadgraph_bench` is dropped and created again.
@@ -48,6 +50,24 @@ start_server() {
     return 1
 }
 
+# start_peer NAME KIND PORT: PostGraphile (bench/peers/start.sh KIND PORT)
+# on the bench database, wait until it answers; adds --peer arguments.
+peer_args=()
+start_peer() {
+    local name="$1" kind="$2" port="$3"
+    bench/peers/start.sh "$kind" "$port" >"$WORK/$name.log" 2>&1 &
+    pids+=($!)
+    peer_args+=(--peer "$name=http://127.0.0.1:$port/graphql" --peer-pid "$name=$!")
+    for _ in $(seq 1 300); do
+        curl -fsS -H 'content-type: application/json' -d '{"query":"{__typename}"}' \
+            "http://127.0.0.1:$port/graphql" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "full.sh: peer $name did not become ready" >&2
+    cat "$WORK/$name.log" >&2
+    return 1
+}
+
 seed() {
     /usr/bin/time -f "seed: %e s, peak RSS %M KB" \
         "$bin/leadgraph" seed --leads 100000 --interactions-per-lead 10 --seed 42 --reset
@@ -71,10 +91,18 @@ for db in $DATABASES; do
         seed
         start_server postgres-a 127.0.0.1:18081
         start_server postgres-b 127.0.0.1:18082
+        peer_args=()
+        if [ "${PEERS:-0}" = 1 ]; then
+            bench/peers/install.sh
+            start_peer pg4 v4 18083
+            start_peer pg4x2 v4x2 18084
+            start_peer pg5 v5 18085
+        fi
         "$bin/bench" --url http://127.0.0.1:18081/graphql --duration "$DURATION" \
             --server-pid "${pids[0]}" --out "$OUT" --append \
             --workloads "${WORKLOADS:-Q1,Q2,Q3,DEEP,RESCORE,M1,M1_BATCH,S1,S1_CROSS}" \
-            --url-b http://127.0.0.1:18082/graphql --server-b-pid "${pids[1]}"
+            --url-b http://127.0.0.1:18082/graphql --server-b-pid "${pids[1]}" \
+            ${peer_args[@]+"${peer_args[@]}"}
         stop_servers
         ;;
     *)

@@ -5,6 +5,7 @@
 
 mod api;
 mod load;
+mod peer;
 mod q2;
 mod rescore;
 mod s1;
@@ -78,6 +79,16 @@ struct Args {
     /// RESCORE: how many times to run its three steps (medians reported).
     #[arg(long, default_value_t = 1)]
     rescore_rounds: usize,
+    /// A peer GraphQL server over the same database (PostGraphile, see
+    /// bench/peers/README.md), measured on Q1 and Q3 right after the API
+    /// side, same load, with leadgraph ÷ peer. Checked to answer as leadgraph
+    /// before anything is measured. Repeatable.
+    #[arg(long = "peer", value_name = "NAME=URL")]
+    peers: Vec<String>,
+    /// A peer's process id, for its CPU per request and RSS (summed over its
+    /// process tree); found by port when omitted. Repeatable.
+    #[arg(long = "peer-pid", value_name = "NAME=PID")]
+    peer_pids: Vec<String>,
 }
 
 /// One line of the summary.
@@ -116,6 +127,12 @@ struct Row {
     /// RESCORE: seconds, changed leads and promotions of each step.
     #[serde(flatten)]
     rescore: Option<rescore::RescoreFigures>,
+    /// With --peer, Q1 and Q3: the server's CPU time per request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_cpu_ms_per_req: Option<f64>,
+    /// With --peer, Q1 and Q3: each peer's figures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    peers: Vec<peer::PeerFigures>,
 }
 
 fn mb(kb: u64) -> f64 {
@@ -214,6 +231,8 @@ struct Ctx {
     deep: Option<(Option<String>, i64)>,
     /// Q2's period and request, and what its check found.
     q2: Option<(q2::Q2, String)>,
+    /// Checked peers (--peer), measured on Q1 and Q3.
+    peers: Vec<peer::Peer>,
 }
 
 fn pick(ids: &[i64], r: u64) -> i64 {
@@ -475,8 +494,32 @@ async fn run_workload(ctx: &mut Ctx, workload: &str, concurrency: usize) -> Resu
         }
         other => return Err(format!("unknown or not yet built workload {other}")),
     };
-    let (stats, rss) = api_phase(ctx, api_call, concurrency).await;
+    let with_peers = !ctx.peers.is_empty() && matches!(workload, "Q1" | "Q3");
+    let (stats, rss) = if with_peers {
+        let (a, d) = (ctx.args.warmup, ctx.args.duration);
+        let (stats, cpu, rss) = peer::measure(api_call, concurrency, a, d, ctx.pid).await;
+        row.api_cpu_ms_per_req = cpu.map(|x| round(x, 2));
+        (stats, rss)
+    } else {
+        api_phase(ctx, api_call, concurrency).await
+    };
     fill_api(&mut row, &stats, rss, ctx.pid);
+    if with_peers {
+        for p in &ctx.peers {
+            let (a, d) = (ctx.args.warmup, ctx.args.duration);
+            let figures = peer::run(
+                p,
+                workload,
+                concurrency,
+                ctx.lead_ids.clone(),
+                a,
+                d,
+                stats.rps(),
+            )
+            .await?;
+            row.peers.push(figures);
+        }
+    }
     if let Some(sql_call) = sql_call {
         let s = drive(sql_call, concurrency, ctx.args.warmup, ctx.args.duration).await;
         row.sql_rps = Some(round(s.rps(), 1));
@@ -564,6 +607,22 @@ async fn run(mut args: Args) -> Result<bool, String> {
     let tokens = tokens(&args, &sql).await?;
     let probe = Api::new(&args.url, 1)?;
     let features = probe.features(&tokens.admin).await?;
+    let mut peers = Vec::new();
+    for spec in peer::parse(&args.peers, &args.peer_pids)? {
+        let p = peer::Peer::connect(spec).await?;
+        let sales = tokens.sales.first().ok_or("no SALES token")?;
+        let checked = peer::check(&p, &probe, sales, &tokens.admin, &features, &lead_ids).await?;
+        eprintln!(
+            "bench: peer {} at {}, pid {}: {checked}",
+            p.spec.name,
+            p.spec.url,
+            p.spec
+                .pid
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "unknown".into())
+        );
+        peers.push(p);
+    }
     let port = reqwest::Url::parse(&args.url)
         .ok()
         .and_then(|u| u.port_or_known_default());
@@ -586,6 +645,7 @@ async fn run(mut args: Args) -> Result<bool, String> {
         pid,
         deep: None,
         q2: None,
+        peers,
         args,
     };
     let mut rows = Vec::new();
@@ -625,6 +685,21 @@ async fn run(mut args: Args) -> Result<bool, String> {
             if let Some(e) = &row.api_first_error {
                 eprintln!("  first API error: {e}");
             }
+            for p in &row.peers {
+                eprintln!(
+                    "  peer {} {:.1}/s (p50 {} ms, p99 {} ms, {} errors, {} ms CPU/request), leadgraph ÷ peer {}",
+                    p.name,
+                    p.rps,
+                    fmt(p.p50_ms),
+                    fmt(p.p99_ms),
+                    p.errors,
+                    fmt(p.cpu_ms_per_req),
+                    fmt(p.leadgraph_ratio)
+                );
+                if let Some(e) = &p.first_error {
+                    eprintln!("  first error of peer {}: {e}", p.name);
+                }
+            }
             rows.push(row);
         }
     }
@@ -655,6 +730,7 @@ async fn run(mut args: Args) -> Result<bool, String> {
     let text = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
     std::fs::write(&ctx.args.out, text).map_err(|e| format!("{}: {e}", ctx.args.out.display()))?;
     print_table(&rows);
+    peer::print_table(&rows);
     eprintln!("summary written to {}", ctx.args.out.display());
     // Failure only when nothing worked at all.
     Ok(rows.iter().any(|r| r.api_ok > 0))
