@@ -261,6 +261,22 @@ pub async fn page_for_lead(
     after: Option<String>,
     kinds: Option<Vec<kind::InteractionKind>>,
 ) -> AppResult<InteractionConnection> {
+    let key = page_key(lead_id, first, after, kinds)?;
+    let page = loaders
+        .interactions
+        .load_one(key.clone())
+        .await?
+        .unwrap_or_default();
+    Ok(connection(key, page))
+}
+
+/// The loader key of a page of `lead_id`'s interactions, arguments checked.
+pub fn page_key(
+    lead_id: i64,
+    first: Option<i32>,
+    after: Option<String>,
+    kinds: Option<Vec<kind::InteractionKind>>,
+) -> AppResult<InteractionPageKey> {
     let first = validate::first(first, 20)?;
     validate::list_len("kinds", kinds.as_ref().map_or(0, Vec::len))?;
     let after = match after {
@@ -280,17 +296,19 @@ pub async fn page_for_lead(
         .collect();
     kinds.sort_unstable();
     kinds.dedup();
-    let key = InteractionPageKey {
+    Ok(InteractionPageKey {
         lead_id,
         first,
         after,
-        kinds: kinds.clone(),
-    };
-    let page = loaders
-        .interactions
-        .load_one(key)
-        .await?
-        .unwrap_or_default();
+        kinds,
+    })
+}
+
+/// The connection of a loaded page.
+pub fn connection(
+    key: InteractionPageKey,
+    page: super::loader::InteractionPage,
+) -> InteractionConnection {
     let edges: Vec<InteractionEdge> = page
         .rows
         .into_iter()
@@ -299,7 +317,7 @@ pub async fn page_for_lead(
             node: Interaction(m),
         })
         .collect();
-    Ok(InteractionConnection {
+    InteractionConnection {
         page_info: PageInfo {
             has_next_page: page.has_next,
             has_previous_page: false,
@@ -307,6 +325,9 @@ pub async fn page_for_lead(
             end_cursor: edges.last().map(|e| e.cursor.clone()),
         },
         edges,
-        count_key: InteractionCountKey { lead_id, kinds },
-    })
+        count_key: InteractionCountKey {
+            lead_id: key.lead_id,
+            kinds: key.kinds,
+        },
+    }
 }

@@ -15,7 +15,7 @@ use crate::campaigns::types::Campaign;
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::pagination::PageInfo;
 use crate::graphql::scalars::{DateTime, Money};
-use crate::interactions::types::{InteractionConnection, page_for_lead};
+use crate::interactions::types::{InteractionConnection, connection, page_key};
 use crate::leads::types::{LeadConnection, StageChange};
 use crate::leads::{channel, lifecycle};
 use crate::scoring::types::ScoreContribution;
@@ -56,8 +56,7 @@ pub async fn run(plan: &Plan, viewer: &Viewer, state: &AppState, loaders: &Loade
                 .map_err(|e| GaveUp::from(e.0))?;
                 let leads: Vec<&lead::Model> = connection.edges.iter().map(|e| &e.node.0).collect();
                 let related =
-                    Related::fetch(plan, lead_fields_of(sel), &leads, viewer, state, loaders)
-                        .await?;
+                    Related::fetch(plan, lead_fields_of(sel), &leads, viewer, loaders).await?;
                 drop(leads);
                 Fetched::Leads(connection, Box::new(related))
             }
@@ -71,8 +70,7 @@ pub async fn run(plan: &Plan, viewer: &Viewer, state: &AppState, loaders: &Loade
                 };
                 let leads: Vec<&lead::Model> = model.iter().collect();
                 let related =
-                    Related::fetch(plan, sel.iter().collect(), &leads, viewer, state, loaders)
-                        .await?;
+                    Related::fetch(plan, sel.iter().collect(), &leads, viewer, loaders).await?;
                 drop(leads);
                 Fetched::Lead(Box::new(model), Box::new(related))
             }
@@ -132,99 +130,132 @@ struct Related {
 }
 
 impl Related {
+    /// The relations `fields` select, each read with one call of its batch
+    /// loader (no per-lead futures, no batching delay), all at once.
     async fn fetch(
         plan: &Plan,
         fields: Vec<&(String, LeadField)>,
         leads: &[&lead::Model],
         viewer: &Viewer,
-        state: &AppState,
         loaders: &Loaders,
     ) -> R<Related> {
-        let _ = state;
-        let mut related = Related {
-            interactions: (0..plan.interaction_selections)
-                .map(|_| HashMap::new())
-                .collect(),
-            ..Related::default()
-        };
+        use async_graphql::dataloader::Loader;
         let ids = |of: fn(&lead::Model) -> Option<i64>| -> Vec<i64> {
             let set: HashSet<i64> = leads.iter().filter_map(|l| of(l)).collect();
             set.into_iter().collect()
         };
-        let mut wanted = HashSet::new();
-        for (_, field) in &fields {
-            match field {
-                LeadField::Owner(_) if wanted.insert("owner") => {
-                    let rows = loaders.users.load_many(ids(|l| l.owner_id)).await?;
-                    for (id, row) in rows {
-                        related.owners.insert(id, User::try_from(row)?);
-                    }
-                }
-                LeadField::Persona(_) if wanted.insert("persona") => {
-                    related.personas = loaders.personas.load_many(ids(|l| l.persona_id)).await?;
-                }
-                LeadField::SourceCampaign(_) if wanted.insert("campaign") => {
-                    let ids = ids(|l| l.source_campaign_id);
-                    if !ids.is_empty() {
-                        // The resolver refuses a role that may not read
-                        // campaigns, for each lead that has one.
-                        policy::require(viewer, Capability::ReadCampaigns)?;
-                        related.campaigns = loaders.campaigns.load_many(ids).await?;
-                    }
-                }
-                LeadField::StageHistory(_) if wanted.insert("history") => {
-                    let rows = loaders
-                        .history
-                        .load_many(leads.iter().map(|l| l.id))
-                        .await?;
-                    for (id, rows) in rows {
-                        let changes = rows
-                            .into_iter()
-                            .map(StageChange::try_from)
-                            .collect::<Result<Vec<_>, _>>()?;
-                        related.history.insert(id, changes);
-                    }
-                }
-                LeadField::ScoreBreakdown(_) if wanted.insert("breakdown") => {
-                    for lead in leads {
-                        let contributions = crate::scoring::types::breakdown(loaders, lead).await?;
-                        related.breakdowns.insert(lead.id, contributions);
-                    }
-                }
-                LeadField::Interactions(index, args, _) => {
-                    related.interactions[*index] = interaction_pages(loaders, leads, args).await?;
-                }
-                _ => {}
+        // A loader is never called without keys.
+        let has = |wanted: fn(&LeadField) -> bool| {
+            !leads.is_empty() && fields.iter().any(|(_, f)| wanted(f))
+        };
+        let owners = async {
+            let ids = ids(|l| l.owner_id);
+            if !has(|f| matches!(f, LeadField::Owner(_))) || ids.is_empty() {
+                return Ok(HashMap::new());
             }
-        }
-        Ok(related)
+            let rows = loaders.users.loader().load(&ids).await?;
+            rows.into_iter()
+                .map(|(id, row)| Ok((id, User::try_from(row)?)))
+                .collect::<R<HashMap<_, _>>>()
+        };
+        let personas = async {
+            let ids = ids(|l| l.persona_id);
+            if !has(|f| matches!(f, LeadField::Persona(_))) || ids.is_empty() {
+                return Ok(HashMap::new());
+            }
+            Ok::<_, GaveUp>(loaders.personas.loader().load(&ids).await?)
+        };
+        let campaigns = async {
+            let ids = ids(|l| l.source_campaign_id);
+            if !has(|f| matches!(f, LeadField::SourceCampaign(_))) || ids.is_empty() {
+                return Ok(HashMap::new());
+            }
+            // The resolver refuses a role that may not read campaigns, for
+            // each lead that has one.
+            policy::require(viewer, Capability::ReadCampaigns)?;
+            Ok::<_, GaveUp>(loaders.campaigns.loader().load(&ids).await?)
+        };
+        let history = async {
+            if !has(|f| matches!(f, LeadField::StageHistory(_))) {
+                return Ok(HashMap::new());
+            }
+            let ids: Vec<i64> = leads.iter().map(|l| l.id).collect();
+            let rows = loaders.history.loader().load(&ids).await?;
+            rows.into_iter()
+                .map(|(id, rows)| {
+                    let changes = rows
+                        .into_iter()
+                        .map(StageChange::try_from)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok((id, changes))
+                })
+                .collect::<R<HashMap<_, _>>>()
+        };
+        let breakdowns = async {
+            let mut out = HashMap::new();
+            if has(|f| matches!(f, LeadField::ScoreBreakdown(_))) {
+                for lead in leads {
+                    out.insert(
+                        lead.id,
+                        crate::scoring::types::breakdown(loaders, lead).await?,
+                    );
+                }
+            }
+            Ok::<_, GaveUp>(out)
+        };
+        let interactions = async {
+            let mut pages = (0..plan.interaction_selections)
+                .map(|_| HashMap::new())
+                .collect::<Vec<_>>();
+            for (_, field) in fields.iter().filter(|_| !leads.is_empty()) {
+                if let LeadField::Interactions(index, args, _) = field {
+                    pages[*index] = interaction_pages(loaders, leads, args).await?;
+                }
+            }
+            Ok::<_, GaveUp>(pages)
+        };
+        let (owners, personas, campaigns, history, breakdowns, interactions) = futures::try_join!(
+            owners,
+            personas,
+            campaigns,
+            history,
+            breakdowns,
+            interactions
+        )?;
+        Ok(Related {
+            owners,
+            personas,
+            campaigns,
+            history,
+            breakdowns,
+            interactions,
+        })
     }
 }
 
-/// One interaction page per lead, all through the page loader at once (one
-/// query for the lot, as the resolvers' calls are batched).
+/// One interaction page per lead, in one call of the page loader.
 async fn interaction_pages(
     loaders: &Loaders,
     leads: &[&lead::Model],
     args: &InteractionsArgs,
 ) -> R<HashMap<i64, InteractionConnection>> {
-    let pages = futures::future::try_join_all(leads.iter().map(|lead| {
-        let args = args.clone();
-        async move {
-            let page = page_for_lead(
-                loaders,
-                lead.id,
-                args.first,
-                args.after,
-                args.kinds
-                    .map(|kinds| kinds.into_iter().map(Into::into).collect()),
-            )
-            .await?;
-            Ok::<_, crate::error::AppError>((lead.id, page))
-        }
-    }))
-    .await?;
-    Ok(pages.into_iter().collect())
+    use async_graphql::dataloader::Loader;
+    let kinds: Option<Vec<crate::interactions::kind::InteractionKind>> = args
+        .kinds
+        .as_ref()
+        .map(|kinds| kinds.iter().copied().map(Into::into).collect());
+    let keys = leads
+        .iter()
+        .map(|lead| page_key(lead.id, args.first, args.after.clone(), kinds.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut pages = loaders.interactions.loader().load(&keys).await?;
+    Ok(keys
+        .into_iter()
+        .map(|key| {
+            let page = pages.remove(&key).unwrap_or_default();
+            (key.lead_id, connection(key, page))
+        })
+        .collect())
 }
 
 fn write_lead_connection(
