@@ -40,6 +40,8 @@ pub struct Loaders {
         async_graphql::dataloader::DataLoader<crate::campaigns::loader::SpendLoader>,
     pub scoring_rules: async_graphql::dataloader::DataLoader<ById<entity::scoring_rule::Entity>>,
     pub personas: async_graphql::dataloader::DataLoader<ById<entity::persona::Entity>>,
+    /// Lead cohorts of the KPI fields, read once per request.
+    pub cohorts: crate::kpis::service::Cohorts,
 }
 
 /// How long a DataLoader gathers keys before it queries. On tokio's timer
@@ -124,6 +126,7 @@ impl Loaders {
             campaign_spend: batched(campaigns::loader::SpendLoader { db: db.clone() }),
             scoring_rules: batched(ById::new(db)),
             personas: batched(ById::new(db)),
+            cohorts: Default::default(),
         }
     }
 

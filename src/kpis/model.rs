@@ -6,14 +6,14 @@ use chrono::{DateTime, Utc};
 
 /// A period `[from, to)` as asked; the services check it (`from < to`, at
 /// most 5 years) after the caller's access.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Period {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
 }
 
 /// How KPI figures are grouped.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum GroupBy {
     None,
     Channel,

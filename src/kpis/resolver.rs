@@ -20,8 +20,15 @@ impl KpiQuery {
         #[graphql(default_with = "Some(KpiGroupBy::None)")] group_by: Option<KpiGroupBy>,
     ) -> ApiResult<FunnelReport> {
         let group_by = group_by.unwrap_or(KpiGroupBy::None).into();
-        let groups =
-            service::funnel(viewer(ctx)?, &state(ctx).db.read, &period.into(), group_by).await?;
+        let cohorts = &ctx.data_unchecked::<crate::app::Loaders>().cohorts;
+        let groups = service::funnel(
+            viewer(ctx)?,
+            &state(ctx).db.read,
+            cohorts,
+            &period.into(),
+            group_by,
+        )
+        .await?;
         Ok(FunnelReport {
             from: period.from,
             to: period.to,
@@ -43,8 +50,15 @@ impl KpiQuery {
     ) -> ApiResult<Vec<CostRow>> {
         let group_by = group_by.unwrap_or(KpiGroupBy::Channel).into();
         let state = state(ctx);
-        let rows =
-            service::cost_per_lead(viewer(ctx)?, &state.db.read, &period.into(), group_by).await?;
+        let cohorts = &ctx.data_unchecked::<crate::app::Loaders>().cohorts;
+        let rows = service::cost_per_lead(
+            viewer(ctx)?,
+            &state.db.read,
+            cohorts,
+            &period.into(),
+            group_by,
+        )
+        .await?;
         Ok(rows
             .into_iter()
             .map(|(group, figures)| CostRow::new(group, &figures, state.currency()))

@@ -52,7 +52,7 @@ fn check(period: &Period) -> AppResult<()> {
 
 /// A group as the database names it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Key {
+pub enum Key {
     All,
     /// Position in `Channel::ALL`.
     Channel(usize),
@@ -214,11 +214,89 @@ async fn names(
 pub async fn funnel(
     viewer: &Viewer,
     db: &impl ConnectionTrait,
+    cohorts: &Cohorts,
     period: &Period,
     group_by: GroupBy,
 ) -> AppResult<Vec<(Group, CohortCounts)>> {
     policy::require(viewer, Capability::ReadKpis)?;
     check(period)?;
+    let cohort = cohorts.get(db, period, group_by).await?;
+    let mut groups: BTreeMap<Key, CohortCounts> = cohort
+        .iter()
+        .filter(|(_, row)| row.counts.new_leads > 0 || group_by == GroupBy::None)
+        .map(|(key, row)| (key.clone(), row.counts))
+        .collect();
+    if group_by == GroupBy::None {
+        groups.entry(Key::All).or_default();
+    }
+    let keys: Vec<&Key> = groups.keys().collect();
+    let names = names(db, group_by, &keys).await?;
+    Ok(names.into_iter().zip(groups.into_values()).collect())
+}
+
+/// What the cohort of a period gives one group: the funnel's counts and
+/// the revenue of its customers.
+#[derive(Clone, Debug, Default)]
+pub struct CohortRow {
+    pub counts: CohortCounts,
+    pub revenue: i128,
+}
+
+/// The cohorts read by one request: `funnel` and `costPerLead` over the
+/// same period and grouping read the leads once (the first asks, the other
+/// waits for its answer).
+/// The cohort of one period and grouping, per group.
+type Cohort = std::sync::Arc<BTreeMap<Key, CohortRow>>;
+
+#[derive(Default)]
+pub struct Cohorts(std::sync::Mutex<std::collections::HashMap<(Period, GroupBy), CohortCell>>);
+
+/// A cohort being read, or read.
+type CohortCell = std::sync::Arc<tokio::sync::OnceCell<Cohort>>;
+
+impl Cohorts {
+    async fn get(
+        &self,
+        db: &impl ConnectionTrait,
+        period: &Period,
+        group_by: GroupBy,
+    ) -> AppResult<Cohort> {
+        self.get_with(period, group_by, || cohort(db, period, group_by))
+            .await
+    }
+
+    /// The cohort of `(period, group_by)`, read by `read` at most once
+    /// (again only after a failed read).
+    async fn get_with<F>(
+        &self,
+        period: &Period,
+        group_by: GroupBy,
+        read: impl FnOnce() -> F,
+    ) -> AppResult<Cohort>
+    where
+        F: std::future::Future<Output = AppResult<BTreeMap<Key, CohortRow>>>,
+    {
+        let cell = {
+            let mut map = self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            map.entry((*period, group_by)).or_default().clone()
+        };
+        let rows = cell
+            .get_or_try_init(|| async { read().await.map(std::sync::Arc::new) })
+            .await?;
+        Ok(rows.clone())
+    }
+}
+
+/// One statement over the leads created in the period, per group: every
+/// count, mean delay and sum `funnel` and `costPerLead` need.
+async fn cohort(
+    db: &impl ConnectionTrait,
+    period: &Period,
+    group_by: GroupBy,
+) -> AppResult<BTreeMap<Key, CohortRow>> {
     let backend = db.get_database_backend();
     // Milestone of each funnel rank: LEAD is the creation.
     let milestones = [
@@ -231,6 +309,10 @@ pub async fn funnel(
     let mut aggregates = vec![
         "COUNT(*) AS n".to_owned(),
         format!("{} AS dq", disqualified_sum()),
+        money_sum(
+            "CASE WHEN reached_rank >= 5 THEN COALESCE(deal_amount_cents, 0) ELSE 0 END",
+            "revenue",
+        ),
     ];
     for rank in 2..=5usize {
         let days = days_between(backend, milestones[rank - 2], milestones[rank - 1]);
@@ -241,12 +323,9 @@ pub async fn funnel(
     }
     let sql = cohort_sql(&aggregates.join(", "), group_by);
     let rows = query(db, sql, vec![period.from.into(), period.to.into()]).await?;
-    let mut groups: BTreeMap<Key, CohortCounts> = BTreeMap::new();
+    let mut cohort = BTreeMap::new();
     for row in &rows {
         let n = count(row, "n")?;
-        if n == 0 && group_by != GroupBy::None {
-            continue;
-        }
         let mut counts = CohortCounts {
             new_leads: n,
             disqualified: count(row, "dq")?,
@@ -257,14 +336,18 @@ pub async fn funnel(
             counts.reached[rank - 1] = count(row, &format!("r{rank}"))?;
             counts.avg_days[rank - 1] = row.try_get::<Option<f64>>("", &format!("d{rank}"))?;
         }
-        groups.insert(read_key(row, group_by)?, counts);
+        let key = match group_by {
+            GroupBy::None => Key::All,
+            _ => read_key(row, group_by)?,
+        };
+        let revenue = if n == 0 {
+            0
+        } else {
+            read_money_sum(row, "revenue")?
+        };
+        cohort.insert(key, CohortRow { counts, revenue });
     }
-    if group_by == GroupBy::None {
-        groups.entry(Key::All).or_default();
-    }
-    let keys: Vec<&Key> = groups.keys().collect();
-    let names = names(db, group_by, &keys).await?;
-    Ok(names.into_iter().zip(groups.into_values()).collect())
+    Ok(cohort)
 }
 
 /// `costPerLead`: spend per group (one statement over the spend dates of
@@ -274,6 +357,7 @@ pub async fn funnel(
 pub async fn cost_per_lead(
     viewer: &Viewer,
     db: &impl ConnectionTrait,
+    cohorts: &Cohorts,
     period: &Period,
     group_by: GroupBy,
 ) -> AppResult<Vec<(Group, CostFigures)>> {
@@ -304,22 +388,7 @@ pub async fn cost_per_lead(
         ),
     };
     let spend_rows = query(db, spend_sql, vec![first_day.into(), end_day.into()]).await?;
-    let aggregates = format!(
-        "COUNT(*) AS n, {} AS r2, {} AS r3, {} AS r5, {}",
-        reached_sum(2),
-        reached_sum(3),
-        reached_sum(5),
-        money_sum(
-            "CASE WHEN reached_rank >= 5 THEN COALESCE(deal_amount_cents, 0) ELSE 0 END",
-            "revenue"
-        ),
-    );
-    let lead_rows = query(
-        db,
-        cohort_sql(&aggregates, group_by),
-        vec![period.from.into(), period.to.into()],
-    )
-    .await?;
+    let cohort = cohorts.get(db, period, group_by).await?;
 
     // ((spend, revenue), [leads, mqls, sqls, customers]) per group.
     let mut groups: BTreeMap<Key, ((i128, i128), [i64; 4])> = BTreeMap::new();
@@ -330,14 +399,14 @@ pub async fn cost_per_lead(
         };
         groups.entry(key).or_default().0.0 = read_money_sum(row, "spend")?;
     }
-    for row in &lead_rows {
-        let n = count(row, "n")?;
-        if n == 0 {
+    for (key, row) in cohort.iter() {
+        let c = &row.counts;
+        if c.new_leads == 0 {
             continue;
         }
-        let entry = groups.entry(read_key(row, group_by)?).or_default();
-        entry.0.1 = read_money_sum(row, "revenue")?;
-        entry.1 = [n, count(row, "r2")?, count(row, "r3")?, count(row, "r5")?];
+        let entry = groups.entry(key.clone()).or_default();
+        entry.0.1 = row.revenue;
+        entry.1 = [c.new_leads, c.reached[1], c.reached[2], c.reached[4]];
     }
     if group_by == GroupBy::None {
         groups.entry(Key::All).or_default();
@@ -388,4 +457,37 @@ pub async fn lead_relevance(
         return Ok((0, 0, 0));
     };
     Ok((count(row, "n")?, count(row, "m")?, count(row, "dq")?))
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn funnel_and_cost_per_lead_read_a_cohort_once_per_request() {
+        let cohorts = Cohorts::default();
+        let reads = AtomicUsize::new(0);
+        let t = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let q3 = Period {
+            from: t("2026-07-01T00:00:00Z"),
+            to: t("2026-10-01T00:00:00Z"),
+        };
+        let read = || async {
+            reads.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            Ok(BTreeMap::from([(Key::All, CohortRow::default())]))
+        };
+        // Both fields at once, as the executor runs them.
+        let (a, b) = tokio::join!(
+            cohorts.get_with(&q3, GroupBy::Channel, read),
+            cohorts.get_with(&q3, GroupBy::Channel, read)
+        );
+        assert!(std::sync::Arc::ptr_eq(&a.unwrap(), &b.unwrap()));
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+        // Another grouping or period is another cohort.
+        cohorts.get_with(&q3, GroupBy::None, read).await.unwrap();
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+    }
 }
