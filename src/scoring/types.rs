@@ -288,21 +288,31 @@ pub async fn breakdown(
         .scoring_rules
         .load_many(contributions.iter().map(|(rule_id, _)| *rule_id))
         .await?;
-    Ok(contributions
-        .into_iter()
-        .filter_map(|(rule_id, points)| match rules.get(&rule_id) {
+    Ok(breakdown_with(&rules, lead))
+}
+
+/// The contributions of `lead` with their rules taken from `rules` (a rule
+/// missing there is logged and left out).
+pub fn breakdown_with(
+    rules: &std::collections::HashMap<i64, entity::scoring_rule::Model>,
+    lead: &entity::lead::Model,
+) -> Vec<ScoreContribution> {
+    lead.score_breakdown
+        .0
+        .iter()
+        .filter_map(|share| match rules.get(&share.rule_id) {
             Some(rule) => Some(ScoreContribution {
                 rule: ScoringRule(rule.clone()),
-                points,
+                points: share.points,
             }),
             None => {
                 tracing::error!(
                     lead_id = lead.id,
-                    rule_id,
+                    rule_id = share.rule_id,
                     "score breakdown names a missing rule"
                 );
                 None
             }
         })
-        .collect())
+        .collect()
 }

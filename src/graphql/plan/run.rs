@@ -65,7 +65,12 @@ pub async fn run(plan: &Plan, viewer: &Viewer, state: &AppState, loaders: &Loade
                     .as_deref()
                     .and_then(|id| crate::graphql::ids::decode(NodeType::Lead, id, "id").ok())
                 {
-                    Some(id) => loaders.lead(id).await?.map(|l| l.0),
+                    // The viewer-scoped lead loader, called directly: no
+                    // batching delay for one key.
+                    Some(id) => {
+                        use async_graphql::dataloader::Loader;
+                        loaders.leads.loader().load(&[id]).await?.remove(&id)
+                    }
                     None => None,
                 };
                 let leads: Vec<&lead::Model> = model.iter().collect();
@@ -192,16 +197,25 @@ impl Related {
                 .collect::<R<HashMap<_, _>>>()
         };
         let breakdowns = async {
-            let mut out = HashMap::new();
-            if has(|f| matches!(f, LeadField::ScoreBreakdown(_))) {
-                for lead in leads {
-                    out.insert(
-                        lead.id,
-                        crate::scoring::types::breakdown(loaders, lead).await?,
-                    );
-                }
+            if !has(|f| matches!(f, LeadField::ScoreBreakdown(_))) {
+                return Ok(HashMap::new());
             }
-            Ok::<_, GaveUp>(out)
+            let ids: HashSet<i64> = leads
+                .iter()
+                .flat_map(|l| l.score_breakdown.0.iter().map(|share| share.rule_id))
+                .collect();
+            let rules = if ids.is_empty() {
+                HashMap::new()
+            } else {
+                let ids: Vec<i64> = ids.into_iter().collect();
+                loaders.scoring_rules.loader().load(&ids).await?
+            };
+            Ok::<_, GaveUp>(
+                leads
+                    .iter()
+                    .map(|lead| (lead.id, crate::scoring::types::breakdown_with(&rules, lead)))
+                    .collect(),
+            )
         };
         let interactions = async {
             let mut pages = (0..plan.interaction_selections)
