@@ -235,8 +235,8 @@ impl ScoringContext {
             fit_score: score.fit_score,
             engagement_score: score.engagement_score,
             score_breakdown: breakdown_json(&score.breakdown),
-            // Sums are finite, so this never fails; if it did, the lead
-            // would only be scored in full next time.
+            // Sums are finite; a sum that was not would be written as `null`,
+            // which does not decode: the lead would be scored in full next time.
             score_state: serde_json::to_string(state).ok(),
             persona_id: persona.map(|(id, _)| id),
             icp_fit: persona.map(|(_, f)| f),
