@@ -50,6 +50,11 @@ pub struct Model {
     /// `[{"ruleId": 1, "points": 20}, …]`
     #[sea_orm(column_type = "Json")]
     pub score_breakdown: ScoreBreakdown,
+    /// The ENGAGEMENT sums incremental scoring carries between rescorings
+    /// (`scoring::engine::EngagementState` as JSON text, read only by
+    /// scoring; docs/scoring.md). `None`: not stored yet, scored in full.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub score_state: Option<String>,
     pub persona_id: Option<i64>,
     pub icp_fit: Option<f64>,
     pub source_channel: String,

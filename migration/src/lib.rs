@@ -6,6 +6,7 @@ mod m20261126_000001_foundation;
 mod m20261126_000002_scoring;
 mod m20261126_000003_campaigns;
 mod m20261126_000006_event_retention;
+mod m20261126_000007_score_state;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_scoring::Migration),
             Box::new(m20261126_000003_campaigns::Migration),
             Box::new(m20261126_000006_event_retention::Migration),
+            Box::new(m20261126_000007_score_state::Migration),
         ]
     }
 }

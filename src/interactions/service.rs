@@ -7,6 +7,7 @@ use crate::auth::policy::{self, Capability, LeadAction};
 use crate::error::{AppError, AppResult};
 use crate::leads::channel::Channel;
 use crate::leads::service as leads;
+use crate::scoring::engine::InteractionFact;
 use crate::validate;
 use entity::{interaction, lead};
 use sea_orm::{
@@ -67,6 +68,24 @@ fn active(p: &Prepared, lead_id: i64) -> interaction::ActiveModel {
         created_at: Set(validate::now()),
         ..Default::default()
     }
+}
+
+/// What scoring reads of an interaction being recorded.
+fn fact(p: &Prepared) -> InteractionFact {
+    InteractionFact {
+        kind: p.kind.code().to_owned(),
+        occurred_at: p.occurred_at,
+        metadata: p.metadata.clone(),
+    }
+}
+
+/// The one interaction recorded for a lead, or none, as scoring takes it.
+fn recorded_for(lead_id: i64, p: &Prepared, created: bool) -> HashMap<i64, Vec<InteractionFact>> {
+    let mut recorded = HashMap::new();
+    if created {
+        recorded.insert(lead_id, vec![fact(p)]);
+    }
+    recorded
 }
 
 async fn find_by_external_id(
@@ -198,7 +217,9 @@ pub async fn record(
     let (stored, created) = insert_one(&txn, &prepared, lead.id).await?;
     let answered = answer(viewer, &lead, &prepared, stored)?;
     if created {
-        crate::scoring::service::rescore_lead(&txn, lead, validate::now()).await?;
+        let recorded = recorded_for(lead.id, &prepared, true);
+        crate::scoring::service::rescore_recorded(&txn, vec![lead], &recorded, validate::now())
+            .await?;
     }
     txn.commit().await?;
     Ok(answered)
@@ -311,6 +332,8 @@ pub async fn record_batch(
     let mut keyed = Vec::new();
     let mut touched = Vec::new();
     let mut duplicates = 0u64;
+    // What each lead gains, for scoring.
+    let mut recorded_facts: HashMap<i64, Vec<InteractionFact>> = HashMap::new();
     for (index, p, lead_id) in accepted {
         if let Some(key) = &p.external_id {
             match claimed.get(key) {
@@ -329,6 +352,7 @@ pub async fn record_batch(
             }
         }
         touched.push(lead_id);
+        recorded_facts.entry(lead_id).or_default().push(fact(p));
         rows.push(active(p, lead_id));
     }
     // Locked in id order before the inserts; each lead is rescored once below.
@@ -362,7 +386,13 @@ pub async fn record_batch(
         }
         duplicates += lost.saturating_sub(conflicts);
     }
-    crate::scoring::service::rescore_leads(&txn, touched, validate::now()).await?;
+    if recorded == attempted {
+        crate::scoring::service::rescore_recorded(&txn, touched, &recorded_facts, validate::now())
+            .await?;
+    } else {
+        // Which rows lost their key is not known: score those leads in full.
+        crate::scoring::service::rescore_leads(&txn, touched, validate::now()).await?;
+    }
     txn.commit().await?;
     errors.sort_by_key(|(index, _)| *index);
     Ok(BatchOutcome {
@@ -525,8 +555,10 @@ async fn capture_once(
         external_id_field: EXTERNAL_ID.to_owned(),
         metadata,
     };
-    let (stored, _) = insert_one(&txn, &prepared, lead.id).await?;
-    crate::scoring::service::rescore_lead(&txn, lead.clone(), validate::now()).await?;
+    let (stored, created_interaction) = insert_one(&txn, &prepared, lead.id).await?;
+    let recorded = recorded_for(lead.id, &prepared, created_interaction);
+    crate::scoring::service::rescore_recorded(&txn, vec![lead.clone()], &recorded, validate::now())
+        .await?;
     txn.commit().await?;
     Ok(Raced::Done(Captured {
         lead_id: lead.id,

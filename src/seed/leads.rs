@@ -251,6 +251,7 @@ pub fn generate(
             fit_score: 0,
             engagement_score: 0,
             score_breakdown: Default::default(),
+            score_state: None,
             persona_id: None,
             icp_fit: None,
             source_channel: source_channel.code().to_owned(),

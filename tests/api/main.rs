@@ -14,6 +14,7 @@ mod campaigns;
 mod cli;
 mod helpers;
 mod http;
+mod incremental;
 mod inputs;
 mod interactions;
 mod kpis;

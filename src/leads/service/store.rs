@@ -182,6 +182,7 @@ pub async fn insert(
         fit_score: 0,
         engagement_score: 0,
         score_breakdown: Default::default(),
+        score_state: None,
         persona_id: None,
         icp_fit: None,
         source_channel: channel.code().to_owned(),

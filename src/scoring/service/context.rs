@@ -8,7 +8,9 @@ use super::write::write_scores;
 use crate::error::AppResult;
 use crate::leads::lifecycle::LeadStage;
 use crate::personas::fit::{self, PersonaCriteria};
-use crate::scoring::engine::{self, Contribution, InteractionFact, LeadAttributes};
+use crate::scoring::engine::{
+    self, Contribution, EngagementState, InteractionFact, LeadAttributes,
+};
 use chrono::{DateTime, Utc};
 use entity::{lead, scoring_rule};
 use sea_orm::{
@@ -31,6 +33,8 @@ pub struct LeadScore {
     pub fit_score: i32,
     pub engagement_score: i32,
     pub score_breakdown: entity::lead::ScoreBreakdown,
+    /// The stored [`EngagementState`] as JSON text (see `lead.score_state`).
+    pub score_state: Option<String>,
     pub persona_id: Option<i64>,
     pub icp_fit: Option<f64>,
 }
@@ -49,6 +53,7 @@ impl From<&lead::Model> for LeadScore {
             fit_score: m.fit_score,
             engagement_score: m.engagement_score,
             score_breakdown: m.score_breakdown.clone(),
+            score_state: m.score_state.clone(),
             persona_id: m.persona_id,
             icp_fit: m.icp_fit,
         }
@@ -57,7 +62,7 @@ impl From<&lead::Model> for LeadScore {
 
 impl LeadScore {
     /// The columns a bulk rescoring reads, instead of whole leads.
-    pub(super) fn columns() -> [lead::Column; 13] {
+    pub(super) fn columns() -> [lead::Column; 14] {
         use lead::Column as C;
         [
             C::Id,
@@ -71,11 +76,13 @@ impl LeadScore {
             C::FitScore,
             C::EngagementScore,
             C::ScoreBreakdown,
+            C::ScoreState,
             C::PersonaId,
             C::IcpFit,
         ]
     }
 
+    /// Whether the visible scored columns are the same (not the state).
     fn same_scores(&self, other: &LeadScore) -> bool {
         self.score == other.score
             && self.fit_score == other.fit_score
@@ -91,6 +98,7 @@ impl LeadScore {
         lead.fit_score = self.fit_score;
         lead.engagement_score = self.engagement_score;
         lead.score_breakdown = self.score_breakdown;
+        lead.score_state = self.score_state;
         lead.persona_id = self.persona_id;
         lead.icp_fit = self.icp_fit;
     }
@@ -168,27 +176,68 @@ impl ScoringContext {
         })
     }
 
-    /// The lead's score, breakdown, persona and ICP fit at `now`.
+    /// The lead's score, breakdown, persona and ICP fit at `now`, from all
+    /// of its interactions (those the rules read), with the state to store.
     pub fn evaluate(
         &self,
         lead: &LeadScore,
         interactions: &[InteractionFact],
         now: DateTime<Utc>,
     ) -> LeadScore {
-        let attributes = LeadAttributes {
-            job_title: lead.job_title.clone(),
-            industry: lead.industry.clone(),
-            country: lead.country.clone(),
-            email: lead.email.clone(),
-            company_size: lead.company_size,
-        };
-        let score = engine::score(&self.rules, &attributes, interactions, now);
-        let persona = fit::best_persona(&self.personas, &attributes);
+        self.evaluate_in_full(lead, interactions, now).0
+    }
+
+    fn evaluate_in_full(
+        &self,
+        lead: &LeadScore,
+        interactions: &[InteractionFact],
+        now: DateTime<Utc>,
+    ) -> (LeadScore, EngagementState) {
+        let attributes = attributes(lead);
+        let (score, state) = engine::score_in_full(&self.rules, &attributes, interactions, now);
+        (self.scored(lead, &attributes, score, &state), state)
+    }
+
+    /// What [`evaluate`](Self::evaluate) would give after `new` interactions
+    /// were recorded, from the lead's stored state instead of all of its
+    /// interactions; `None` where that state cannot give the exact answer
+    /// (none stored, or see [`engine::score_incrementally`]).
+    pub fn evaluate_incrementally(
+        &self,
+        lead: &LeadScore,
+        new: &[InteractionFact],
+        now: DateTime<Utc>,
+    ) -> Option<LeadScore> {
+        let stored = stored_state(lead)?;
+        let attributes = attributes(lead);
+        let (score, state) =
+            engine::score_incrementally(&self.rules, &attributes, &stored, new, now)?;
+        Some(self.scored(lead, &attributes, score, &state))
+    }
+
+    /// Whether the lead's stored state would serve the incremental path at
+    /// `now` under these rules.
+    fn state_serves(&self, lead: &LeadScore, now: DateTime<Utc>) -> bool {
+        stored_state(lead)
+            .is_some_and(|state| engine::advance(&self.rules, &state, &[], now).is_some())
+    }
+
+    fn scored(
+        &self,
+        lead: &LeadScore,
+        attributes: &LeadAttributes,
+        score: engine::Score,
+        state: &EngagementState,
+    ) -> LeadScore {
+        let persona = fit::best_persona(&self.personas, attributes);
         LeadScore {
             score: score.score,
             fit_score: score.fit_score,
             engagement_score: score.engagement_score,
             score_breakdown: breakdown_json(&score.breakdown),
+            // Sums are finite; a sum that was not would be written as `null`,
+            // which does not decode: the lead would be scored in full next time.
+            score_state: serde_json::to_string(state).ok(),
             persona_id: persona.map(|(id, _)| id),
             icp_fit: persona.map(|(_, f)| f),
             ..lead.clone()
@@ -323,7 +372,10 @@ impl ScoringContext {
         Ok(facts)
     }
 
-    /// Score `leads` with their interactions: no I/O.
+    /// Score `leads` with their interactions: no I/O. A lead counts as
+    /// changed when its scores change, or when its stored state cannot serve
+    /// the incremental path (none yet, or the rules changed) and the new one
+    /// can, so that one bulk rescoring prepares every lead for it.
     pub(super) fn evaluate_all(
         &self,
         leads: &[LeadScore],
@@ -338,8 +390,12 @@ impl ScoringContext {
         };
         for (i, lead) in leads.iter().enumerate() {
             let interactions = facts.remove(&lead.id).unwrap_or_default();
-            let next = self.evaluate(lead, &interactions, now);
-            if !next.same_scores(lead) {
+            let (next, state) = self.evaluate_in_full(lead, &interactions, now);
+            // A lead whose scores stay is rewritten only to store a state
+            // the incremental path can use where its own cannot serve (none
+            // yet, or rules defined otherwise since).
+            let refresh = || state.carries() && !self.state_serves(lead, now);
+            if !next.same_scores(lead) || refresh() {
                 outcome.changed.push(i);
             }
             if engine::reaches_mql(next.stage == lead_stage, next.score, self.mql_threshold) {
@@ -350,10 +406,11 @@ impl ScoringContext {
         outcome
     }
 
-    /// Rescore `leads` (locked by the caller) inside `txn` and write the
-    /// changed scores, except those of the leads that reach MQL when
-    /// `promotions_write_scores` (their promotion writes them); moving
-    /// them to MQL is for the caller.
+    /// Rescore `leads` (locked by the caller) inside `txn` from all of their
+    /// interactions and write the changed ones (scores, or a state to
+    /// refresh: see [`evaluate_all`](Self::evaluate_all)), except those of
+    /// the leads that reach MQL when `promotions_write_scores` (their
+    /// promotion writes them); moving them to MQL is for the caller.
     pub(super) async fn rescore(
         &self,
         txn: &impl ConnectionTrait,
@@ -373,6 +430,22 @@ impl ScoringContext {
         write_scores(txn, &rows).await?;
         Ok(outcome)
     }
+}
+
+fn attributes(lead: &LeadScore) -> LeadAttributes {
+    LeadAttributes {
+        job_title: lead.job_title.clone(),
+        industry: lead.industry.clone(),
+        country: lead.country.clone(),
+        email: lead.email.clone(),
+        company_size: lead.company_size,
+    }
+}
+
+/// The lead's stored state, if it has one that decodes (an undecodable one
+/// is as good as none: the lead is scored in full).
+fn stored_state(lead: &LeadScore) -> Option<EngagementState> {
+    serde_json::from_str(lead.score_state.as_deref()?).ok()
 }
 
 pub(super) fn breakdown_json(breakdown: &[Contribution]) -> entity::lead::ScoreBreakdown {

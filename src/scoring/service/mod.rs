@@ -2,12 +2,14 @@
 //! inside the transaction of the write that changed it, or many leads in
 //! batches of [`BATCH`] per transaction.
 //!
-//! Every rescoring goes through [`ScoringContext::rescore`]: the rules,
-//! personas and threshold are read in the same transaction, the leads' row
-//! locks are held (PostgreSQL `FOR UPDATE`; SQLite has one writer), the
-//! interactions of the kinds that active ENGAGEMENT rules read are loaded in
-//! one query per batch, changed scores are written in one statement per 500
-//! leads, and a LEAD that reaches the threshold moves to MQL through
+//! Every rescoring reads the rules, personas and threshold
+//! ([`ScoringContext`]) in the same transaction and holds the leads' row
+//! locks (PostgreSQL `FOR UPDATE`; SQLite has one writer). A write that
+//! recorded interactions scores its leads from their stored ENGAGEMENT sums
+//! where that is exact ([`rescore_recorded`]); otherwise the interactions
+//! of the kinds that active ENGAGEMENT rules read are loaded in one query
+//! per batch. Changed scores are written in one statement per 500 leads,
+//! and a LEAD that reaches the threshold moves to MQL through
 //! `apply_transition` like any other change. Scores are derived data: a
 //! rescoring changes neither `version` nor `updatedAt`.
 

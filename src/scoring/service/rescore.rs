@@ -3,7 +3,7 @@
 
 use super::BATCH;
 use super::context::{LeadScore, LeadSet, ScoringContext};
-use super::write::promote_many;
+use super::write::{promote_many, write_scores};
 use crate::app::AppState;
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
@@ -11,6 +11,7 @@ use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::events::SCORING_ACTOR;
 use crate::leads::lifecycle::LeadStage;
+use crate::scoring::engine::{self, InteractionFact};
 use crate::validate;
 use chrono::{DateTime, Utc};
 use entity::lead;
@@ -19,6 +20,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait,
 };
+use std::collections::HashMap;
 
 /// What a bulk rescoring did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,33 +92,91 @@ pub async fn rescore_leads(
     leads: Vec<lead::Model>,
     now: DateTime<Utc>,
 ) -> AppResult<Vec<lead::Model>> {
+    rescore_in_write(txn, leads, None, now).await
+}
+
+/// [`rescore_leads`] after the caller recorded `recorded` interactions
+/// (by lead id; none for a lead is fine) and nothing else changed the
+/// leads' interactions: each lead is scored from its stored ENGAGEMENT sums
+/// plus the new interactions where that gives the exact score, and from all
+/// of its interactions where it cannot (docs/scoring.md, "Scoring a write
+/// incrementally").
+pub async fn rescore_recorded(
+    txn: &impl ConnectionTrait,
+    leads: Vec<lead::Model>,
+    recorded: &HashMap<i64, Vec<InteractionFact>>,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<lead::Model>> {
+    rescore_in_write(txn, leads, Some(recorded), now).await
+}
+
+/// Score locked leads in a write's transaction, incrementally where
+/// `recorded` allows, write them all (their sums are new even where their
+/// scores are not) and promote.
+async fn rescore_in_write(
+    txn: &impl ConnectionTrait,
+    leads: Vec<lead::Model>,
+    recorded: Option<&HashMap<i64, Vec<InteractionFact>>>,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<lead::Model>> {
     if leads.is_empty() {
         return Ok(leads);
     }
     let context = ScoringContext::load(txn).await?;
     let inputs: Vec<LeadScore> = leads.iter().map(LeadScore::from).collect();
-    let ids: Vec<i64> = leads.iter().map(|l| l.id).collect();
-    let outcome = context
-        .rescore(txn, &inputs, LeadSet::Ids(&ids), now, false)
-        .await?;
-    let mut stored: Vec<lead::Model> = leads
-        .into_iter()
-        .zip(outcome.scores)
-        .map(|(mut lead, scores)| {
-            scores.apply(&mut lead);
-            lead
-        })
+    let mut scores: Vec<Option<LeadScore>> = match recorded {
+        Some(recorded) => inputs
+            .iter()
+            .map(|lead| {
+                let new = recorded.get(&lead.id).map_or(&[][..], Vec::as_slice);
+                context.evaluate_incrementally(lead, new, now)
+            })
+            .collect(),
+        None => vec![None; inputs.len()],
+    };
+    let incremental = scores.iter().filter(|s| s.is_some()).count();
+    let full: Vec<i64> = inputs
+        .iter()
+        .zip(&scores)
+        .filter(|(_, score)| score.is_none())
+        .map(|(lead, _)| lead.id)
         .collect();
-    for i in outcome.promote {
-        stored[i] = crate::leads::service::apply_transition(
-            txn,
-            stored[i].clone(),
-            LeadStage::Mql,
-            SCORING_ACTOR,
-            None,
-            None,
-        )
-        .await?;
+    if !full.is_empty() {
+        let mut facts = context.load_facts(txn, LeadSet::Ids(&full)).await?;
+        for (lead, score) in inputs.iter().zip(&mut scores) {
+            if score.is_none() {
+                let interactions = facts.remove(&lead.id).unwrap_or_default();
+                *score = Some(context.evaluate(lead, &interactions, now));
+            }
+        }
+    }
+    metrics::counter!("leadgraph_write_rescorings_total", "path" => "incremental")
+        .increment(incremental as u64);
+    metrics::counter!("leadgraph_write_rescorings_total", "path" => "full")
+        .increment(full.len() as u64);
+    let scores: Vec<LeadScore> = scores.into_iter().flatten().collect();
+    write_scores(txn, &scores.iter().collect::<Vec<_>>()).await?;
+    let lead_stage = LeadStage::Lead.code();
+    let mut stored = Vec::with_capacity(leads.len());
+    for (mut lead, scores) in leads.into_iter().zip(scores) {
+        let promote = engine::reaches_mql(
+            scores.stage == lead_stage,
+            scores.score,
+            context.mql_threshold,
+        );
+        scores.apply(&mut lead);
+        if promote {
+            lead = crate::leads::service::apply_transition(
+                txn,
+                lead,
+                LeadStage::Mql,
+                SCORING_ACTOR,
+                None,
+                None,
+            )
+            .await?;
+        }
+        stored.push(lead);
     }
     Ok(stored)
 }

@@ -62,7 +62,8 @@ pub(super) async fn write_scores(db: &impl ConnectionTrait, rows: &[&LeadScore])
     let breakdown = breakdown_from_values(db.get_database_backend());
     let set = format!(
         "score = v.score, fit_score = v.fit_score, engagement_score = v.engagement_score, \
-         score_breakdown = {breakdown}, persona_id = v.persona_id, icp_fit = v.icp_fit"
+         score_breakdown = {breakdown}, score_state = v.score_state, \
+         persona_id = v.persona_id, icp_fit = v.icp_fit"
     );
     let columns = [
         "id",
@@ -70,6 +71,7 @@ pub(super) async fn write_scores(db: &impl ConnectionTrait, rows: &[&LeadScore])
         "fit_score",
         "engagement_score",
         "score_breakdown",
+        "score_state",
         "persona_id",
         "icp_fit",
     ];
@@ -81,6 +83,7 @@ pub(super) async fn write_scores(db: &impl ConnectionTrait, rows: &[&LeadScore])
                 Value::from(row.fit_score),
                 Value::from(row.engagement_score),
                 Value::from(row.score_breakdown.to_json()),
+                Value::from(row.score_state.clone()),
                 Value::from(row.persona_id),
                 Value::from(row.icp_fit),
             ]
@@ -133,6 +136,7 @@ pub(super) async fn promote_many(
         "fit_score",
         "engagement_score",
         "score_breakdown",
+        "score_state",
         "persona_id",
         "icp_fit",
         "stage",
@@ -144,8 +148,8 @@ pub(super) async fn promote_many(
     ];
     let set = format!(
         "score = v.score, fit_score = v.fit_score, engagement_score = v.engagement_score, \
-         score_breakdown = {breakdown}, persona_id = v.persona_id, icp_fit = v.icp_fit, \
-         stage = v.stage, reached_rank = v.reached_rank, mql_at = v.mql_at, \
+         score_breakdown = {breakdown}, score_state = v.score_state, \
+         persona_id = v.persona_id, icp_fit = v.icp_fit, stage = v.stage, reached_rank = v.reached_rank, mql_at = v.mql_at, \
          stage_changed_at = v.stage_changed_at, updated_at = v.updated_at, \
          version = v.next_version, disqualification_reason = NULL"
     );
@@ -158,6 +162,7 @@ pub(super) async fn promote_many(
                 Value::from(lead.fit_score),
                 Value::from(lead.engagement_score),
                 Value::from(lead.score_breakdown.to_json()),
+                Value::from(lead.score_state.clone()),
                 Value::from(lead.persona_id),
                 Value::from(lead.icp_fit),
                 Value::from(lead.stage.clone()),
