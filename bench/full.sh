@@ -57,8 +57,7 @@ start_peer() {
     local name="$1" kind="$2" port="$3"
     bench/peers/start.sh "$kind" "$port" >"$WORK/$name.log" 2>&1 &
     pids+=($!)
-    # The peer's pid is found by its port (a pid given here read 0 CPU).
-    peer_args+=(--peer "$name=http://127.0.0.1:$port/graphql")
+    peer_args+=(--peer "$name=http://127.0.0.1:$port/graphql" --peer-pid "$name=$!")
     for _ in $(seq 1 300); do
         curl -fsS -H 'content-type: application/json' -d '{"query":"{__typename}"}' \
             "http://127.0.0.1:$port/graphql" >/dev/null 2>&1 && return 0
