@@ -201,11 +201,17 @@ pub async fn record(
                 .await?;
         prepared.channel.get_or_insert(channel);
     }
-    let lead = lead_for(&txn, &prepared.lead)
-        .await?
-        .ok_or_else(|| AppError::not_found("lead"))?;
-    // Locked before the insert, so concurrent recordings rescore one after another.
-    let lead = leads::lock(&txn, lead.id).await?;
+    // Locked before the insert, so concurrent recordings rescore one after
+    // another; a lead named by id is read once, by the locking read.
+    let lead = match &prepared.lead {
+        LeadRef::Id(id) => leads::lock(&txn, *id).await?,
+        LeadRef::Email(_) => {
+            let lead = lead_for(&txn, &prepared.lead)
+                .await?
+                .ok_or_else(|| AppError::not_found("lead"))?;
+            leads::lock(&txn, lead.id).await?
+        }
+    };
     // Access before idempotency: a replay is answered only within the caller's reach.
     leads::authorize(viewer, &lead, LeadAction::RecordInteraction(prepared.kind))?;
     if let Some(key) = &prepared.external_id
