@@ -272,31 +272,33 @@ async fn interaction_pages(
         .collect())
 }
 
-fn write_lead_connection(
+/// A connection (`LeadConnection`, `InteractionConnection`): its edges,
+/// each node written by `node`, and its page info.
+fn write_connection<'a, F, N: 'a>(
     w: &mut Writer,
-    sel: &Sel<ConnField<Sel<LeadField>>>,
-    connection: &LeadConnection,
-    related: &Related,
-    state: &AppState,
+    sel: &Sel<ConnField<F>>,
+    names: [&str; 2],
+    page_info: &PageInfo,
+    edges: impl Iterator<Item = (&'a str, &'a N)> + Clone,
+    mut node: impl FnMut(&mut Writer, &F, &N) -> R<()>,
 ) -> R<()> {
+    let [connection, edge] = names;
     w.open();
     for (key, field) in sel {
         w.key(key);
         match field {
-            ConnField::Typename => w.str("LeadConnection"),
-            ConnField::PageInfo(fields) => write_page_info(w, fields, &connection.page_info),
+            ConnField::Typename => w.str(connection),
+            ConnField::PageInfo(fields) => write_page_info(w, fields, page_info),
             ConnField::Edges(fields) => {
                 w.open_list();
-                for edge in &connection.edges {
+                for (cursor, n) in edges.clone() {
                     w.open();
                     for (key, field) in fields {
                         w.key(key);
                         match field {
-                            EdgeField::Typename => w.str("LeadEdge"),
-                            EdgeField::Cursor => w.str(&edge.cursor),
-                            EdgeField::Node(sel) => {
-                                write_lead(w, sel, &edge.node.0, related, state)?
-                            }
+                            EdgeField::Typename => w.str(edge),
+                            EdgeField::Cursor => w.str(cursor),
+                            EdgeField::Node(sel) => node(w, sel, n)?,
                         }
                     }
                     w.close();
@@ -307,6 +309,27 @@ fn write_lead_connection(
     }
     w.close();
     Ok(())
+}
+
+fn write_lead_connection(
+    w: &mut Writer,
+    sel: &Sel<ConnField<Sel<LeadField>>>,
+    connection: &LeadConnection,
+    related: &Related,
+    state: &AppState,
+) -> R<()> {
+    let edges = connection
+        .edges
+        .iter()
+        .map(|e| (e.cursor.as_str(), &e.node.0));
+    write_connection(
+        w,
+        sel,
+        ["LeadConnection", "LeadEdge"],
+        &connection.page_info,
+        edges,
+        |w, sel, lead| write_lead(w, sel, lead, related, state),
+    )
 }
 
 fn write_page_info(w: &mut Writer, fields: &Sel<PageInfoField>, info: &PageInfo) {
@@ -532,32 +555,15 @@ fn write_interaction_connection(
     sel: &Sel<ConnField<Sel<InteractionField>>>,
     page: &InteractionConnection,
 ) -> R<()> {
-    w.open();
-    for (key, field) in sel {
-        w.key(key);
-        match field {
-            ConnField::Typename => w.str("InteractionConnection"),
-            ConnField::PageInfo(fields) => write_page_info(w, fields, &page.page_info),
-            ConnField::Edges(fields) => {
-                w.open_list();
-                for edge in &page.edges {
-                    w.open();
-                    for (key, field) in fields {
-                        w.key(key);
-                        match field {
-                            EdgeField::Typename => w.str("InteractionEdge"),
-                            EdgeField::Cursor => w.str(&edge.cursor),
-                            EdgeField::Node(sel) => write_interaction(w, sel, &edge.node.0)?,
-                        }
-                    }
-                    w.close();
-                }
-                w.close_list();
-            }
-        }
-    }
-    w.close();
-    Ok(())
+    let edges = page.edges.iter().map(|e| (e.cursor.as_str(), &e.node.0));
+    write_connection(
+        w,
+        sel,
+        ["InteractionConnection", "InteractionEdge"],
+        &page.page_info,
+        edges,
+        write_interaction,
+    )
 }
 
 fn write_interaction(
