@@ -94,6 +94,22 @@ async fn steps(app: &TestApp, id: &str) -> Option<u64> {
     state["steps"].as_u64()
 }
 
+/// Migrate down to before `score_state` and up again: rows keep their
+/// scores and lose their state.
+async fn before_score_state(db: &sea_orm::DatabaseConnection) {
+    use migration::MigrationName;
+    let all = migration::Migrator::migrations();
+    let at = all
+        .iter()
+        .position(|m| m.name() == "m20261126_000007_score_state")
+        .expect("the score_state migration");
+    let steps = u32::try_from(all.len() - at).expect("few migrations");
+    migration::Migrator::down(db, Some(steps))
+        .await
+        .expect("down");
+    migration::Migrator::up(db, None).await.expect("up");
+}
+
 /// Every lead's scores now, then after a full rescoring: the same.
 async fn assert_full_rescoring_changes_nothing(app: &TestApp, t: &Tokens, ids: &[String]) {
     let before = join_all(ids.iter().map(|id| scores(app, t, id))).await;
@@ -199,8 +215,7 @@ async fn rows_without_a_stored_state_and_rule_changes_are_scored_in_full() {
 
     // Back to before the migration and up again: the row has no state.
     let db = &app.state.db.write;
-    migration::Migrator::down(db, Some(1)).await.expect("down");
-    migration::Migrator::up(db, None).await.expect("up");
+    before_score_state(db).await;
     assert_eq!(steps(&app, &id).await, None);
     app.ok(&t.ingest, RECORD, json!({"input": visit()})).await;
     assert_eq!(steps(&app, &id).await, Some(0), "scored in full");
@@ -243,8 +258,7 @@ async fn a_full_rescoring_stores_a_state_where_none_serves() {
     let visit = item(&id, "CONTENT_DOWNLOAD", 5, json!({}));
     app.ok(&t.ingest, RECORD, json!({"input": visit})).await;
     let db = &app.state.db.write;
-    migration::Migrator::down(db, Some(1)).await.expect("down");
-    migration::Migrator::up(db, None).await.expect("up");
+    before_score_state(db).await;
     let before = scores(&app, &t, &id).await;
     // Its scores do not change, its missing state is stored.
     app.ok(&t.marketing, RESCORE, json!({})).await;
@@ -296,4 +310,88 @@ async fn concurrent_overlapping_batches_neither_deadlock_nor_lose_writes() {
         assert_eq!(l["scoreBreakdown"][1]["points"], 40, "{l}");
     }
     assert_full_rescoring_changes_nothing(&app, &t, &ids).await;
+}
+
+/// The token that names the scoring tables' content (docs/scoring.md, "The
+/// scoring context cache").
+async fn scoring_version(app: &TestApp) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = &app.state.db.write;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT token FROM scoring_version WHERE id = 1",
+        ))
+        .await
+        .expect("read scoring_version")
+        .expect("one row");
+    row.try_get::<i64>("", "token").expect("token")
+}
+
+/// Writes keep the scoring context between requests, so a change to the
+/// rules, personas or threshold must reach the next write however it was
+/// made: here by plain SQL on the database, as another instance, a seed or
+/// an operator would, never through this instance's services.
+#[tokio::test]
+async fn a_write_sees_rule_persona_and_threshold_changes_made_behind_its_back() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    let t = app.tokens();
+    rule(
+        &app,
+        &t,
+        json!({"name": "Webinar", "kind": "ENGAGEMENT", "points": 10,
+               "interactionKind": "WEBINAR_ATTENDED"}),
+    )
+    .await;
+    app.ok(
+        &t.marketing,
+        "mutation { updateScoringSettings(mqlThreshold: 100000) { mqlThreshold } }",
+        json!({}),
+    )
+    .await;
+    let lead = app.lead_at(&t, "cache@example.com", "LEAD").await;
+    let record = || {
+        app.ok(
+            &t.ingest,
+            RECORD,
+            json!({"input": item(&lead, "WEBINAR_ATTENDED", 1, json!({}))}),
+        )
+    };
+    record().await;
+    assert_eq!(scores(&app, &t, &lead).await["engagementScore"], 10);
+
+    let db = &app.state.db.write;
+    let app = &app;
+    let sql = |sql: &'static str| async move {
+        let before = scoring_version(app).await;
+        db.execute_unprepared(sql).await.expect(sql);
+        assert_ne!(
+            scoring_version(app).await,
+            before,
+            "{sql} left the version alone"
+        );
+    };
+    sql("UPDATE scoring_rule SET points = 25").await;
+    record().await;
+    assert_eq!(
+        scores(app, &t, &lead).await["engagementScore"],
+        50,
+        "the second write scores both webinars with the new points"
+    );
+
+    sql(
+        "INSERT INTO persona (name, industries, countries, job_title_keywords, created_at) \
+         SELECT 'Anyone', '[]', '[]', '[]', created_at FROM scoring_rule LIMIT 1",
+    )
+    .await;
+    sql("DELETE FROM persona").await;
+    sql("UPDATE scoring_settings SET mql_threshold = 1").await;
+    record().await;
+    let now = scores(app, &t, &lead).await;
+    assert_eq!(now["engagementScore"], 75, "{now}");
+    assert_eq!(
+        now["stage"], "MQL",
+        "the write read the new threshold: {now}"
+    );
 }

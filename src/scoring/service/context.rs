@@ -18,6 +18,16 @@ use sea_orm::{
 };
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+/// Scoring contexts by the token of `scoring_version`, which names one
+/// content of the rules, personas and settings (any change replaces it with
+/// a new random token, by trigger). A write reads the token and takes the
+/// context from here; only a token not seen yet reads the three tables.
+/// Tokens are random, so databases never share one for different contents
+/// and one map serves every database of the process (tests open hundreds).
+static CONTEXTS: LazyLock<moka::sync::Cache<i64, Arc<ScoringContext>>> =
+    LazyLock::new(|| moka::sync::Cache::new(64));
 
 /// What scoring reads of a lead, and the scored columns it writes back.
 #[derive(Clone, Debug, PartialEq, FromQueryResult)]
@@ -118,6 +128,27 @@ pub struct ScoringContext {
     metadata_kinds: Vec<String>,
 }
 
+/// The token of the scoring tables' current content (see [`CONTEXTS`]).
+async fn version(db: &impl ConnectionTrait) -> AppResult<i64> {
+    #[derive(FromQueryResult)]
+    struct Version {
+        token: i64,
+    }
+    let statement = sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        "SELECT token FROM scoring_version WHERE id = 1",
+    );
+    Version::find_by_statement(statement)
+        .one(db)
+        .await?
+        .map(|v| v.token)
+        .ok_or_else(|| {
+            crate::error::AppError::internal(
+                "scoring_version has no row: the migrations did not run",
+            )
+        })
+}
+
 /// The interactions to load: of these leads, or of the leads in an id range.
 pub(super) enum LeadSet<'a> {
     Ids(&'a [i64]),
@@ -139,6 +170,23 @@ pub(super) struct Outcome {
 }
 
 impl ScoringContext {
+    /// The context in force: read once per version of the rules, personas
+    /// and settings, then kept (see [`CONTEXTS`]). Where the version moves
+    /// while the tables are read, the context read is used but not kept.
+    pub async fn current(db: &impl ConnectionTrait) -> AppResult<Arc<ScoringContext>> {
+        let token = version(db).await?;
+        if let Some(context) = CONTEXTS.get(&token) {
+            metrics::counter!("leadgraph_scoring_contexts_total", "source" => "cache").increment(1);
+            return Ok(context);
+        }
+        metrics::counter!("leadgraph_scoring_contexts_total", "source" => "database").increment(1);
+        let context = Arc::new(Self::load(db).await?);
+        if version(db).await? == token {
+            CONTEXTS.insert(token, context.clone());
+        }
+        Ok(context)
+    }
+
     /// Read the active rules, the personas and the threshold.
     pub async fn load(db: &impl ConnectionTrait) -> AppResult<ScoringContext> {
         let rules: Vec<engine::Rule> = scoring_rule::Entity::find()

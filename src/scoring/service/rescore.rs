@@ -122,7 +122,7 @@ async fn rescore_in_write(
     if leads.is_empty() {
         return Ok(leads);
     }
-    let context = ScoringContext::load(txn).await?;
+    let context = ScoringContext::current(txn).await?;
     let inputs: Vec<LeadScore> = leads.iter().map(LeadScore::from).collect();
     let mut scores: Vec<Option<LeadScore>> = match recorded {
         Some(recorded) => inputs
@@ -231,7 +231,7 @@ async fn rescore_locked(
         txn.commit().await?;
         return Ok(Batch::default());
     };
-    let context = ScoringContext::load(&txn).await?;
+    let context = ScoringContext::current(&txn).await?;
     let ids: Vec<i64>;
     let set = if range {
         LeadSet::Range(first, last)
@@ -280,7 +280,7 @@ async fn rescore_optimistic(
     else {
         return Ok(Batch::default());
     };
-    let context = ScoringContext::load(&db.read).await?;
+    let context = ScoringContext::current(&db.read).await?;
     let ids: Vec<i64>;
     let set = if range {
         LeadSet::Range(first, last)
