@@ -97,7 +97,6 @@ async fn steps(app: &TestApp, id: &str) -> Option<u64> {
 /// Migrate down to before `score_state` and up again: rows keep their
 /// scores and lose their state.
 async fn before_score_state(db: &sea_orm::DatabaseConnection) {
-    use migration::MigrationName;
     let all = migration::Migrator::migrations();
     let at = all
         .iter()
