@@ -278,14 +278,10 @@ pub async fn record_batch(
         }
     }
     let prepared = known;
-    // Two queries resolve every lead of the batch.
-    let ids: Vec<i64> = prepared
-        .iter()
-        .filter_map(|(_, p)| match &p.lead {
-            LeadRef::Id(id) => Some(*id),
-            _ => None,
-        })
-        .collect();
+    // Emails are resolved to ids by a read of two columns; then one
+    // statement locks every lead the batch names, in id order (so that
+    // overlapping batches wait instead of deadlocking), and those rows are
+    // what authorization and scoring read.
     let emails: Vec<String> = prepared
         .iter()
         .filter_map(|(_, p)| match &p.lead {
@@ -293,29 +289,34 @@ pub async fn record_batch(
             _ => None,
         })
         .collect();
-    let mut found: HashMap<LeadRef, lead::Model> = HashMap::new();
-    if !ids.is_empty() {
-        for l in lead::Entity::find()
-            .filter(lead::Column::Id.is_in(ids))
-            .all(&txn)
-            .await?
-        {
-            found.insert(LeadRef::Id(l.id), l);
-        }
-    }
+    let mut by_email: HashMap<String, i64> = HashMap::new();
     if !emails.is_empty() {
-        for l in lead::Entity::find()
+        by_email = lead::Entity::find()
+            .select_only()
+            .columns([lead::Column::Email, lead::Column::Id])
             .filter(lead::Column::Email.is_in(emails))
+            .into_tuple::<(String, i64)>()
             .all(&txn)
             .await?
-        {
-            found.insert(LeadRef::Email(l.email.clone()), l);
-        }
+            .into_iter()
+            .collect();
     }
+    let named = prepared.iter().filter_map(|(_, p)| match &p.lead {
+        LeadRef::Id(id) => Some(*id),
+        LeadRef::Email(e) => by_email.get(e).copied(),
+    });
+    let mut locked: HashMap<i64, lead::Model> = crate::scoring::service::lock_leads(&txn, named)
+        .await?
+        .into_iter()
+        .map(|l| (l.id, l))
+        .collect();
+    let found = |lead: &LeadRef| match lead {
+        LeadRef::Id(id) => locked.get(id),
+        LeadRef::Email(e) => by_email.get(e).and_then(|id| locked.get(id)),
+    };
     let mut accepted = Vec::with_capacity(prepared.len());
     for (index, p) in &prepared {
-        let outcome = found
-            .get(&p.lead)
+        let outcome = found(&p.lead)
             .ok_or_else(|| AppError::not_found("lead"))
             .and_then(|l| {
                 leads::authorize(viewer, l, LeadAction::RecordInteraction(p.kind)).map(|_| l.id)
@@ -361,8 +362,10 @@ pub async fn record_batch(
         recorded_facts.entry(lead_id).or_default().push(fact(p));
         rows.push(active(p, lead_id));
     }
-    // Locked in id order before the inserts; each lead is rescored once below.
-    let touched = crate::scoring::service::lock_leads(&txn, touched).await?;
+    // Each lead is rescored once below, in id order.
+    touched.sort_unstable();
+    touched.dedup();
+    let touched: Vec<lead::Model> = touched.iter().filter_map(|id| locked.remove(id)).collect();
     let attempted = rows.len() as u64;
     let mut recorded = 0u64;
     // Bounded statements keep within every database's parameter limit.
