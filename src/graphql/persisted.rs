@@ -213,6 +213,9 @@ impl Persisted {
         let registered = config.apq.then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(config.apq_cache_size)
+                // Admission by frequency: a flood of one-off registrations
+                // does not evict the documents clients keep using.
+                .eviction_policy(moka::policy::EvictionPolicy::tiny_lfu())
                 .weigher(|_, text: &Arc<str>| u32::try_from(text.len()).unwrap_or(u32::MAX))
                 .build()
         });
@@ -639,6 +642,28 @@ mod tests {
         assert_eq!(
             run(&p, None, Some(ext(&hash_of(&big)))),
             Err(PersistedError::NotFound)
+        );
+    }
+
+    /// A flood of one-off registrations (anyone with a token can send
+    /// them) does not push out the documents clients keep using: the cache
+    /// (moka's default TinyLFU) admits a newcomer only if it is used more
+    /// than what it would evict. With an LRU policy this test fails.
+    #[test]
+    fn a_flood_of_registrations_does_not_evict_what_is_used() {
+        let p = store(|c| c.apq_cache_size = 2_000);
+        let popular = format!("query Popular {{ me {{ id }} }} # {}", "p".repeat(60));
+        run(&p, Some(&popular), Some(ext(&hash_of(&popular)))).expect("registered");
+        for _ in 0..20 {
+            run(&p, None, Some(ext(&hash_of(&popular)))).expect("hit");
+        }
+        for i in 0..2_000 {
+            let junk = format!("query J{i} {{ me {{ id }} }} # {}", "j".repeat(60));
+            run(&p, Some(&junk), Some(ext(&hash_of(&junk)))).expect("runs");
+        }
+        assert_eq!(
+            run(&p, None, Some(ext(&hash_of(&popular)))).as_deref(),
+            Ok(popular.as_str())
         );
     }
 
