@@ -92,8 +92,8 @@ impl PersistedError {
         }
     }
 
-    /// The message; the first two are the exact words Apollo clients (and
-    /// urql's, Relay's) look for besides the code.
+    /// The message; the first two are the exact words Apollo's clients look
+    /// for besides the code (older ones and other libraries only for them).
     pub fn message(&self) -> &str {
         match self {
             PersistedError::NotFound => "PersistedQueryNotFound",
