@@ -277,7 +277,7 @@ impl Persisted {
             Ok(Resolved {
                 registration: Registration(Some(_)),
                 ..
-            }) => "registering",
+            }) => "registration",
             Ok(_) if hash.is_some() => "hit",
             Ok(_) => return resolved,
             Err(PersistedError::NotFound) => "miss",

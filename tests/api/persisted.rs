@@ -192,6 +192,19 @@ async fn a_hash_is_not_found_until_registered_then_answers_like_its_text() {
         batch.body[2]["errors"][0]["extensions"]["code"],
         "PERSISTED_QUERY_NOT_FOUND"
     );
+    let metrics = app
+        .client
+        .get(format!("http://{}/metrics", app.addr))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for outcome in ["hit", "miss", "registration"] {
+        let series = format!("leadgraph_persisted_queries_total{{outcome=\"{outcome}\"}}");
+        assert!(metrics.contains(&series), "{series} missing");
+    }
 }
 
 #[tokio::test]
