@@ -464,6 +464,62 @@ async fn persisted_operations_over_websocket() {
     }
 }
 
+/// Apollo Client's own persisted-queries link (a client nobody here wrote,
+/// `.ci/apq-client/client.mjs`) gets through its miss, registration and hit,
+/// over POST and GET, whether it asks for `application/graphql-response+json`
+/// (Apollo's default: a miss is a 400) or `application/json` (a 200).
+#[tokio::test]
+async fn apollo_clients_persisted_queries_link_works() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/apq-client");
+    if !dir.join("node_modules/@apollo/client").is_dir() {
+        let status = tokio::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .status()
+            .await
+            .expect("npm (node 20+ and npm are required)");
+        assert!(status.success(), "npm ci --prefix .ci/apq-client failed");
+    }
+    for (accept, miss_status) in [(None, 400), (Some(JSON), 200)] {
+        let app = TestApp::spawn().await;
+        let admin = app.token(Role::Admin, "admin@example.com");
+        let mut node = tokio::process::Command::new("node");
+        node.arg(dir.join("client.mjs"))
+            .env("LEADGRAPH_URL", &app.url)
+            .env("LEADGRAPH_TOKEN", &admin)
+            .kill_on_drop(true);
+        if let Some(accept) = accept {
+            node.env("LEADGRAPH_ACCEPT", accept);
+        }
+        let output = tokio::time::timeout(std::time::Duration::from_secs(60), node.output())
+            .await
+            .expect("the Apollo client ends in time")
+            .expect("node");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let report: Value = serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr)));
+        assert!(output.status.success(), "{report}");
+        let me = json!({"me": {"__typename": "User", "role": "ADMIN"}});
+        let created =
+            json!({"createLead": {"__typename": "Lead", "email": "apollo-client@example.com"}});
+        assert_eq!(
+            report["results"],
+            json!([me, me, me, created]),
+            "{accept:?}"
+        );
+        let request = |method: &str, query: bool, status: u16| json!({"method": method, "query": query, "status": status});
+        let expected = json!([
+            request("POST", false, miss_status),
+            request("POST", true, 200),
+            request("POST", false, 200),
+            request("GET", false, 200),
+            request("POST", false, miss_status),
+            request("POST", true, 200),
+        ]);
+        assert_eq!(report["requests"], expected, "{accept:?}");
+    }
+}
+
 /// A manifest of trusted documents in a temporary directory.
 fn write_manifest(dir: &std::path::Path, operations: &[(&str, &str, &str)]) -> std::path::PathBuf {
     let operations: Vec<Value> = operations
