@@ -15,6 +15,10 @@
 //! - 4406 when the client offers neither subprotocol; 1001 when the server
 //!   stops.
 //!
+//! A `subscribe` (or legacy `start`) payload may name a persisted operation
+//! in `extensions.persistedQuery` instead of sending its `query`, resolved
+//! as over HTTP (`graphql::persisted`).
+//!
 //! Subscriptions to events with one root field are rendered once per event
 //! for every identical subscription (`subscriptions::share`): the subscription is
 //! opened through the schema as usual, its event stream is then handed over

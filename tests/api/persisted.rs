@@ -178,6 +178,9 @@ async fn a_hash_is_not_found_until_registered_then_answers_like_its_text() {
     let by_get = get(&app, &admin, GR, &params).await;
     assert_eq!(by_get.status, 200);
     assert_eq!(by_get.data(), &expected);
+    // A browser's GET by hash is answered, not given GraphiQL.
+    let browser = get(&app, &admin, "text/html,application/json;q=0.9", &params).await;
+    assert_eq!(browser.data(), &expected);
     // In a batch, each operation by its own means.
     let batch = post(
         &app,

@@ -5,7 +5,9 @@
 //! `application/json` (so a cross-site "simple request" never executes), 413
 //! over 1 MiB, bounded batches, subscriptions refused (they are served over
 //! WebSocket), and every error — those of the HTTP layer included — with
-//! `extensions.code`.
+//! `extensions.code`. A request may name a persisted operation instead of
+//! sending its `query` (`graphql::persisted`; over GET, `extensions` is a
+//! JSON query parameter).
 //!
 //! Conformance is checked in CI by the `graphql-http` server audits
 //! (`.ci/audit.sh`).
