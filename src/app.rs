@@ -18,6 +18,8 @@ pub struct AppState {
     pub users: crate::users::service::UserCache,
     /// Stage-change events of this instance: the dispatcher and subscribers.
     pub events: Arc<crate::events::EventBus>,
+    /// Trusted documents and automatic persisted queries (both transports).
+    pub persisted: Arc<crate::graphql::persisted::Persisted>,
 }
 
 impl AppState {
@@ -143,6 +145,7 @@ impl Loaders {
 /// Build the state: connect, migrate, load keys.
 pub async fn build_state(config: Config) -> AppResult<AppState> {
     crate::telemetry::prometheus();
+    let persisted = crate::graphql::persisted::Persisted::from_config(&config)?;
     let keys = JwtKeys::from_config(&config, true)?;
     let db = Db::connect(&config).await?;
     apply_migrations(&db).await?;
@@ -153,6 +156,7 @@ pub async fn build_state(config: Config) -> AppResult<AppState> {
         config: Arc::new(config),
         users: crate::users::service::UserCache::new(),
         events,
+        persisted: Arc::new(persisted),
     })
 }
 

@@ -10,6 +10,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// Which documents may run (`LEADGRAPH_TRUSTED_DOCUMENTS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TrustedDocuments {
+    /// Any document; the manifest's operations, if any, are known by hash.
+    Off,
+    /// Only the operations of the manifest.
+    Only,
+}
+
 /// A string that never prints.
 #[derive(Clone)]
 pub struct Secret(pub String);
@@ -215,6 +224,39 @@ pub struct Config {
         global = true
     )]
     pub prepared_plans: bool,
+    /// Automatic persisted queries (Apollo's APQ): clients may send a
+    /// document's SHA-256 instead of its text once registered;
+    /// `false` answers `PersistedQueryNotSupported`.
+    #[arg(
+        long,
+        env = "LEADGRAPH_APQ",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub apq: bool,
+    /// Bytes of document text the automatic persisted queries cache holds
+    /// on each instance; the least used documents are evicted beyond.
+    #[arg(
+        long,
+        env = "LEADGRAPH_APQ_CACHE_SIZE",
+        default_value_t = 8 * 1024 * 1024,
+        global = true
+    )]
+    pub apq_cache_size: u64,
+    /// An Apollo persisted query manifest (JSON) of trusted documents,
+    /// always known by their hash; checked at startup.
+    #[arg(long, env = "LEADGRAPH_TRUSTED_DOCUMENTS_MANIFEST", global = true)]
+    pub trusted_documents_manifest: Option<PathBuf>,
+    /// `only`: refuse every document that is not in the manifest.
+    #[arg(
+        long,
+        env = "LEADGRAPH_TRUSTED_DOCUMENTS",
+        value_enum,
+        default_value = "off",
+        global = true
+    )]
+    pub trusted_documents: TrustedDocuments,
 }
 
 /// A duration such as `1h` or `90s`; a bare `0` is zero (off).

@@ -19,6 +19,7 @@
 //! 6. per subject, a token bucket of operations (`LEADGRAPH_RATE_LIMIT`).
 
 use super::AppSchema;
+use super::persisted::PersistedError;
 use crate::app::{AppState, Loaders};
 use crate::auth::Viewer;
 use async_graphql::parser::types::{
@@ -87,6 +88,8 @@ pub enum Refusal {
     Limit(String),
     /// A document that does not parse: `BAD_USER_INPUT`.
     BadInput(String),
+    /// A persisted operation that does not resolve (`graphql::persisted`).
+    Persisted(PersistedError),
 }
 
 impl Refusal {
@@ -94,22 +97,27 @@ impl Refusal {
         match self {
             Refusal::Limit(_) => "LIMIT_EXCEEDED",
             Refusal::BadInput(_) => "BAD_USER_INPUT",
+            Refusal::Persisted(e) => e.code(),
         }
     }
 
     pub fn message(&self) -> &str {
         match self {
             Refusal::Limit(m) | Refusal::BadInput(m) => m,
+            Refusal::Persisted(e) => e.message(),
         }
     }
 
-    /// The GraphQL error, with its code.
+    /// The GraphQL error, with its code (and `field` for bad input).
     pub fn into_error(self) -> ServerError {
         let mut error = ServerError::new(self.message(), None);
-        error
-            .extensions
-            .get_or_insert_with(Default::default)
-            .set("code", self.code());
+        let ext = error.extensions.get_or_insert_with(Default::default);
+        ext.set("code", self.code());
+        if let Refusal::Persisted(e) = &self
+            && let Some(field) = e.field()
+        {
+            ext.set("field", field);
+        }
         error
     }
 }
@@ -161,6 +169,26 @@ impl Executor {
             // More operations at once than the burst allows: never possible.
             Err(_) => Err(RateLimited { retry_after: burst }),
         }
+    }
+
+    /// The document a client's operation names — its `query`, or the
+    /// persisted operation of `extensions.persistedQuery` — through the
+    /// checks of [`Executor::admit`]; an automatic persisted query is
+    /// registered only once its document has passed them.
+    pub fn admit_operation(
+        &self,
+        query: Option<String>,
+        extensions: Option<&serde_json::Value>,
+        variables: Option<serde_json::Value>,
+        operation_name: Option<String>,
+    ) -> Result<Admitted, Refusal> {
+        let persisted = &self.state.persisted;
+        let resolved = persisted
+            .resolve(query, extensions)
+            .map_err(Refusal::Persisted)?;
+        let admitted = self.admit(resolved.query, variables, operation_name)?;
+        persisted.register(resolved.registration, &admitted.request.query);
+        Ok(admitted)
     }
 
     /// The checks made before execution: nesting, parsing, field count.

@@ -7,6 +7,7 @@ pub mod guard;
 pub mod http;
 pub mod ids;
 pub mod pagination;
+pub mod persisted;
 pub mod plan;
 pub mod scalars;
 pub mod subscriptions;

@@ -15,6 +15,10 @@
 //! - 4406 when the client offers neither subprotocol; 1001 when the server
 //!   stops.
 //!
+//! A `subscribe` (or legacy `start`) payload may name a persisted operation
+//! in `extensions.persistedQuery` instead of sending its `query`, resolved
+//! as over HTTP (`graphql::persisted`).
+//!
 //! Subscriptions to events with one root field are rendered once per event
 //! for every identical subscription (`subscriptions::share`): the subscription is
 //! opened through the schema as usual, its event stream is then handed over
@@ -334,7 +338,7 @@ impl Connection {
                 Protocol::Legacy => Step::Close(4409, "An operation with this id is running"),
             };
         }
-        let Some((query, variables, operation_name)) = payload.and_then(request_from) else {
+        let Some(payload) = payload.and_then(request_from) else {
             return Step::Close(4400, "Invalid message received");
         };
         let limit = |message: String| json!([{"message": message, "extensions": {"code": "LIMIT_EXCEEDED"}}]);
@@ -349,8 +353,14 @@ impl Connection {
             let error = limit(format!("too many requests; retry in {seconds} s"));
             return send(sink, self.error_message(&id, error)).await;
         }
-        // The same checks as over HTTP, before anything runs.
-        let admitted = match self.g.admit(query, variables, operation_name) {
+        // The same checks as over HTTP (persisted operations included),
+        // before anything runs.
+        let admitted = match self.g.admit_operation(
+            payload.query,
+            payload.extensions.as_ref(),
+            payload.variables,
+            payload.operation_name,
+        ) {
             Ok(admitted) => admitted,
             Err(refusal) => {
                 let errors = json!([refusal.into_error()]);
@@ -495,15 +505,32 @@ fn authorization(payload: &serde_json::Value) -> Option<&str> {
         .and_then(|(_, value)| value.as_str())
 }
 
-/// The query, variables and operation name of a `subscribe`/`start` payload.
-type Payload = (String, Option<serde_json::Value>, Option<String>);
+/// What a `subscribe`/`start` payload asks for: its document (or a
+/// persisted operation named in `extensions`), variables and operation name.
+struct Payload {
+    query: Option<String>,
+    variables: Option<serde_json::Value>,
+    operation_name: Option<String>,
+    extensions: Option<serde_json::Value>,
+}
 
 fn request_from(payload: serde_json::Value) -> Option<Payload> {
     let serde_json::Value::Object(mut map) = payload else {
         return None;
     };
-    let serde_json::Value::String(query) = map.remove("query")? else {
-        return None;
+    let extensions = match map.remove("extensions") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(extensions @ serde_json::Value::Object(_)) => Some(extensions),
+        Some(_) => return None,
+    };
+    let query = match map.remove("query") {
+        Some(serde_json::Value::String(query)) => Some(query),
+        None | Some(serde_json::Value::Null)
+            if super::persisted::has_persisted_query(extensions.as_ref()) =>
+        {
+            None
+        }
+        _ => return None,
     };
     let variables = match map.remove("variables") {
         None | Some(serde_json::Value::Null) => None,
@@ -515,7 +542,12 @@ fn request_from(payload: serde_json::Value) -> Option<Payload> {
         Some(serde_json::Value::String(name)) => Some(name),
         Some(_) => return None,
     };
-    Some((query, variables, operation_name))
+    Some(Payload {
+        query,
+        variables,
+        operation_name,
+        extensions,
+    })
 }
 
 /// Whether a read failed because the client's message was over the limit.

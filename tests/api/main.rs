@@ -23,6 +23,7 @@ mod leaks;
 mod lifecycle;
 mod limits;
 mod merge;
+mod persisted;
 mod personas;
 mod plans;
 mod schema;

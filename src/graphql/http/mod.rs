@@ -5,7 +5,9 @@
 //! `application/json` (so a cross-site "simple request" never executes), 413
 //! over 1 MiB, bounded batches, subscriptions refused (they are served over
 //! WebSocket), and every error — those of the HTTP layer included — with
-//! `extensions.code`.
+//! `extensions.code`. A request may name a persisted operation instead of
+//! sending its `query` (`graphql::persisted`; over GET, `extensions` is a
+//! JSON query parameter).
 //!
 //! Conformance is checked in CI by the `graphql-http` server audits
 //! (`.ci/audit.sh`).
@@ -30,7 +32,9 @@ use axum::{
     routing::get,
 };
 use negotiate::{Format, content_type_problem, negotiate, wants_html};
-use request::{Operation, authenticate, get_parameters, operation_from_json, read_body};
+use request::{
+    Operation, authenticate, get_parameters, operation_from_json, read_body, require_document,
+};
 use response::{
     Executed, auth_failure, body_rejected, finish, mutation_over_get, not_acceptable, rate_limited,
     respond_error,
@@ -133,7 +137,11 @@ async fn get_graphql(
         Ok(Query(pairs)) => get_parameters(pairs),
         Err(rejection) => Err(format!("malformed query string: {}", rejection.body_text())),
     };
-    if wants_html(&headers) && params.as_ref().is_ok_and(|p| !p.contains_key("query")) {
+    if wants_html(&headers)
+        && params
+            .as_ref()
+            .is_ok_and(|p| !p.contains_key("query") && !p.contains_key("extensions"))
+    {
         return Html(
             async_graphql::http::GraphiQLSource::build()
                 .endpoint("/graphql")
@@ -162,9 +170,6 @@ async fn get_graphql(
         Ok(params) => params,
         Err(message) => return bad_request(&message),
     };
-    let Some(query) = params.remove("query") else {
-        return bad_request("`query` is required");
-    };
     let variables = match params
         .get("variables")
         .map(|v| serde_json::from_str::<serde_json::Value>(v))
@@ -173,18 +178,23 @@ async fn get_graphql(
         Some(Ok(v @ serde_json::Value::Object(_))) => Some(v),
         Some(_) => return bad_request("`variables` must be a JSON object"),
     };
-    if let Some(ext) = params.get("extensions")
-        && !matches!(
-            serde_json::from_str::<serde_json::Value>(ext),
-            Ok(serde_json::Value::Object(_))
-        )
+    let extensions = match params
+        .get("extensions")
+        .map(|v| serde_json::from_str::<serde_json::Value>(v))
     {
-        return bad_request("`extensions` must be a JSON object");
+        None | Some(Ok(serde_json::Value::Null)) => None,
+        Some(Ok(e @ serde_json::Value::Object(_))) => Some(e),
+        Some(_) => return bad_request("`extensions` must be a JSON object"),
+    };
+    let query = params.remove("query");
+    if let Err(message) = require_document(query.as_ref(), extensions.as_ref()) {
+        return bad_request(&message);
     }
     let op = Operation {
         query,
         variables,
         operation_name: params.remove("operationName"),
+        extensions,
     };
     if let Err(limited) = g.rate_check(&viewer.subject, 1) {
         return rate_limited(limited, format, &request_id);
@@ -227,7 +237,12 @@ async fn execute(
     over_get: bool,
     request_id: &str,
 ) -> Result<Executed, MutationOverGet> {
-    let admitted = match g.admit(op.query, op.variables, op.operation_name) {
+    let admitted = match g.admit_operation(
+        op.query,
+        op.extensions.as_ref(),
+        op.variables,
+        op.operation_name,
+    ) {
         Ok(admitted) => admitted,
         Err(refusal) => return Ok(request_error(refusal)),
     };

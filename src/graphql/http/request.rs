@@ -55,22 +55,30 @@ pub fn bearer(value: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
 }
 
-/// One operation of a request, as the client sent it.
+/// One operation of a request, as the client sent it: its document, or a
+/// persisted operation named in `extensions` (`graphql::persisted`).
 pub(super) struct Operation {
-    pub(super) query: String,
+    pub(super) query: Option<String>,
     pub(super) variables: Option<serde_json::Value>,
     pub(super) operation_name: Option<String>,
+    pub(super) extensions: Option<serde_json::Value>,
 }
 
 pub(super) fn operation_from_json(value: serde_json::Value) -> Result<Operation, String> {
     let serde_json::Value::Object(mut map) = value else {
         return Err("the request body must be a JSON object".into());
     };
-    let query = match map.remove("query") {
-        Some(serde_json::Value::String(q)) => q,
-        Some(_) => return Err("`query` must be a string".into()),
-        None => return Err("`query` is required".into()),
+    let extensions = match map.remove("extensions") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(e @ serde_json::Value::Object(_)) => Some(e),
+        Some(_) => return Err("`extensions` must be an object".into()),
     };
+    let query = match map.remove("query") {
+        Some(serde_json::Value::String(q)) => Some(q),
+        None | Some(serde_json::Value::Null) => None,
+        Some(_) => return Err("`query` must be a string".into()),
+    };
+    require_document(query.as_ref(), extensions.as_ref())?;
     let variables = match map.remove("variables") {
         None | Some(serde_json::Value::Null) => None,
         Some(v @ serde_json::Value::Object(_)) => Some(v),
@@ -81,15 +89,23 @@ pub(super) fn operation_from_json(value: serde_json::Value) -> Result<Operation,
         Some(serde_json::Value::String(s)) => Some(s),
         Some(_) => return Err("`operationName` must be a string".into()),
     };
-    match map.remove("extensions") {
-        None | Some(serde_json::Value::Null) | Some(serde_json::Value::Object(_)) => {}
-        Some(_) => return Err("`extensions` must be an object".into()),
-    }
     Ok(Operation {
         query,
         variables,
         operation_name,
+        extensions,
     })
+}
+
+/// A request names its document: a `query`, or a persisted operation.
+pub(super) fn require_document(
+    query: Option<&String>,
+    extensions: Option<&serde_json::Value>,
+) -> Result<(), String> {
+    if query.is_none() && !crate::graphql::persisted::has_persisted_query(extensions) {
+        return Err("`query` is required (or `extensions.persistedQuery`)".into());
+    }
+    Ok(())
 }
 
 /// Why a request body was not read.

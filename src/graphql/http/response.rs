@@ -34,6 +34,24 @@ impl Executed {
         )
     }
 
+    /// Whether this operation was refused as a persisted operation
+    /// (`PERSISTED_QUERY_*`): a client's next try will differ (the same
+    /// hash may be registered by then), so no cache may keep the answer.
+    fn persisted_query_error(&self) -> bool {
+        let Executed::General { response, .. } = self else {
+            return false;
+        };
+        response.errors.iter().any(|error| {
+            error
+                .extensions
+                .as_ref()
+                .and_then(|ext| ext.get("code"))
+                .is_some_and(
+                    |code| matches!(code, Value::String(c) if c.starts_with("PERSISTED_QUERY_")),
+                )
+        })
+    }
+
     /// The response body of this operation.
     fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         match self {
@@ -208,6 +226,7 @@ pub(super) fn finish(
     max_bytes: usize,
 ) -> Response {
     let any_request_error = outputs.iter().any(Executed::request_error);
+    let uncacheable = outputs.iter().any(Executed::persisted_query_error);
     let mut bytes = Vec::with_capacity(4096);
     let written = if batched || outputs.len() != 1 {
         bytes.push(b'[');
@@ -258,6 +277,11 @@ pub(super) fn finish(
                 response
                     .headers_mut()
                     .insert("x-leadgraph-plans", HeaderValue::from(planned));
+            }
+            if uncacheable {
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             }
             response
         }
