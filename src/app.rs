@@ -224,7 +224,14 @@ pub async fn serve(config: Config, demo: bool) -> AppResult<()> {
         .map_err(|e| AppError::config("LEADGRAPH_ADDR", format!("cannot listen on {addr}: {e}")))?;
     if let Some(loaded) = loaded {
         let url = crate::demo::graphiql_url(listener.local_addr().unwrap_or(addr));
-        println!("{}", crate::demo::announcement(&loaded, &state.keys, &url)?);
+        let text = crate::demo::announcement(&loaded, &state.keys, &url)?;
+        // A closed stdout (`serve --demo | head`) must not stop the server.
+        let mut stdout = std::io::stdout();
+        if let Err(err) = std::io::Write::write_all(&mut stdout, text.as_bytes())
+            .and_then(|()| std::io::Write::flush(&mut stdout))
+        {
+            tracing::warn!(error = %err, "cannot print the demo's tokens");
+        }
     }
     crate::scoring::service::spawn_periodic(&state);
     tracing::info!(%addr, backend = ?state.db.backend(), "leadgraph serving GraphQL at /graphql");

@@ -5,7 +5,9 @@
 //!
 //! The data set spans the year before the day it is loaded (UTC midnight),
 //! so that "the last 90 days" of the KPI dashboard holds data whenever it is
-//! run: the same rows, relative to that day, on every run and database.
+//! run: the same rows, relative to that day, on every run and database
+//! (only the automatic LEAD → MQL moves of the scoring at load time are
+//! stamped with that time, as the server stamps every change).
 
 use crate::auth::{Role, jwt::JwtKeys};
 use crate::db::Db;

@@ -12,6 +12,7 @@ mod access;
 mod architecture;
 mod campaigns;
 mod cli;
+mod demo;
 mod helpers;
 mod http;
 mod incremental;
