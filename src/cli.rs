@@ -1,4 +1,4 @@
-//! The command line: `leadgraph [serve|migrate|token|schema|seed]`, every
+//! The command line: `leadgraph [serve|migrate|token|schema|seed|operations]`, every
 //! setting of [`Config`] a flag and an environment variable.
 
 use crate::auth::{Role, jwt::JwtKeys};
@@ -33,6 +33,9 @@ pub enum Command {
     Schema,
     /// Write the deterministic reference data set (docs/performance.md).
     Seed(SeedArgs),
+    /// The documented operations (docs/operations/).
+    #[command(subcommand)]
+    Operations(crate::operations::OperationsCommand),
 }
 
 #[derive(Debug, Default, Args)]
@@ -67,6 +70,7 @@ pub async fn run(cli: Cli) -> AppResult<()> {
         Command::Migrate => crate::app::migrate(&cli.config).await,
         Command::Token(args) => token(&cli.config, &args),
         Command::Seed(args) => seed(&cli.config, &args).await,
+        Command::Operations(command) => crate::operations::run(&command),
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

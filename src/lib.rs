@@ -17,6 +17,7 @@ pub mod graphql;
 pub mod interactions;
 pub mod kpis;
 pub mod leads;
+pub mod operations;
 pub mod patch;
 pub mod personas;
 pub mod scoring;

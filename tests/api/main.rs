@@ -24,6 +24,7 @@ mod leaks;
 mod lifecycle;
 mod limits;
 mod merge;
+mod operations;
 mod persisted;
 mod personas;
 mod plans;
