@@ -377,3 +377,15 @@ async fn the_manifest_subcommand_prints_the_checked_in_manifest_and_names_a_bad_
         "{stderr}"
     );
 }
+
+#[test]
+fn the_readme_shows_the_typescript_example_as_it_is() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let example =
+        std::fs::read_to_string(root.join("clients/typescript/example.ts")).expect("example");
+    assert!(
+        readme.contains(&format!("```ts\n{example}```")),
+        "README.md's TypeScript example differs from clients/typescript/example.ts; paste it again"
+    );
+}
