@@ -35,7 +35,7 @@ pub enum Command {
     Seed(SeedArgs),
     /// The documented operations (docs/operations/).
     #[command(subcommand)]
-    Operations(crate::operations::OperationsCommand),
+    Operations(crate::graphql::operations::OperationsCommand),
 }
 
 #[derive(Debug, Default, Args)]
@@ -70,7 +70,7 @@ pub async fn run(cli: Cli) -> AppResult<()> {
         Command::Migrate => crate::app::migrate(&cli.config).await,
         Command::Token(args) => token(&cli.config, &args),
         Command::Seed(args) => seed(&cli.config, &args).await,
-        Command::Operations(command) => crate::operations::run(&command),
+        Command::Operations(command) => crate::graphql::operations::run(&command),
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

@@ -17,7 +17,6 @@ pub mod graphql;
 pub mod interactions;
 pub mod kpis;
 pub mod leads;
-pub mod operations;
 pub mod patch;
 pub mod personas;
 pub mod scoring;

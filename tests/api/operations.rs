@@ -7,7 +7,7 @@
 use crate::helpers::TestApp;
 use crate::subscriptions::{Incoming, Ws};
 use leadgraph::auth::Role;
-use leadgraph::operations::{self, Operation};
+use leadgraph::graphql::operations::{self, Operation};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
