@@ -389,3 +389,61 @@ fn the_readme_shows_the_typescript_example_as_it_is() {
         "README.md's TypeScript example differs from clients/typescript/example.ts; paste it again"
     );
 }
+
+/// The shipped manifest as the trusted documents (docs/frontend.md): the
+/// documented operations run by their `id`, over POST and GET, and nothing
+/// else runs.
+#[tokio::test]
+async fn with_the_shipped_manifest_trusted_only_the_documented_operations_run() {
+    let app = TestApp::spawn_with(|c| {
+        c.trusted_documents = leadgraph::config::TrustedDocuments::Only;
+        c.trusted_documents_manifest = Some(dir().join("manifest.json"));
+    })
+    .await;
+    let demo = leadgraph::demo::load(&app.state.db, leadgraph::demo::today())
+        .await
+        .expect("demo loads");
+    let sales = demo
+        .users
+        .iter()
+        .find(|u| u.role == "SALES")
+        .expect("a rep");
+    let token = leadgraph::demo::token(&app.state.keys, sales).expect("token");
+    let queue = documented()
+        .into_iter()
+        .find(|o| o.name == "SalesQueue")
+        .expect("SalesQueue");
+    let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": queue.id}});
+    let variables = json!({"first": 3});
+    let by_post: Value = app
+        .client
+        .post(&app.url)
+        .bearer_auth(&token)
+        .json(&json!({"extensions": extensions, "variables": variables}))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(nodes(&by_post["data"]["leads"]).len(), 3, "{by_post:#}");
+    let by_get: Value = app
+        .client
+        .get(&app.url)
+        .bearer_auth(&token)
+        .query(&[
+            ("extensions", extensions.to_string()),
+            ("variables", variables.to_string()),
+        ])
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(by_get, by_post);
+    let code = app
+        .error_code(&token, "{ leads(first: 3) { totalCount } }", json!({}))
+        .await;
+    assert_eq!(code, "PERSISTED_QUERY_NOT_TRUSTED");
+}
