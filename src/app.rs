@@ -209,13 +209,30 @@ async fn apply_migrations(db: &Db) -> AppResult<()> {
         .map_err(|e| AppError::config("DATABASE_URL", format!("cannot apply migrations: {e}")))
 }
 
-/// `leadgraph serve`.
-pub async fn serve(config: Config) -> AppResult<()> {
+/// `leadgraph serve`; with `demo`, first load the demo data set and print
+/// tokens (`crate::demo`).
+pub async fn serve(config: Config, demo: bool) -> AppResult<()> {
     let addr = config.addr;
     let state = build_state(config).await?;
+    let loaded = if demo {
+        Some(crate::demo::load(&state.db, crate::demo::today()).await?)
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| AppError::config("LEADGRAPH_ADDR", format!("cannot listen on {addr}: {e}")))?;
+    if let Some(loaded) = loaded {
+        let url = crate::demo::graphiql_url(listener.local_addr().unwrap_or(addr));
+        let text = crate::demo::announcement(&loaded, &state.keys, &url)?;
+        // A closed stdout (`serve --demo | head`) must not stop the server.
+        let mut stdout = std::io::stdout();
+        if let Err(err) = std::io::Write::write_all(&mut stdout, text.as_bytes())
+            .and_then(|()| std::io::Write::flush(&mut stdout))
+        {
+            tracing::warn!(error = %err, "cannot print the demo's tokens");
+        }
+    }
     crate::scoring::service::spawn_periodic(&state);
     tracing::info!(%addr, backend = ?state.db.backend(), "leadgraph serving GraphQL at /graphql");
     let events = state.events.clone();

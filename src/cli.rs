@@ -1,4 +1,4 @@
-//! The command line: `leadgraph [serve|migrate|token|schema|seed]`, every
+//! The command line: `leadgraph [serve|migrate|token|schema|seed|operations]`, every
 //! setting of [`Config`] a flag and an environment variable.
 
 use crate::auth::{Role, jwt::JwtKeys};
@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the GraphQL API (the default).
-    Serve,
+    Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Mint a signed HS256 token for a subject and role.
@@ -33,6 +33,17 @@ pub enum Command {
     Schema,
     /// Write the deterministic reference data set (docs/performance.md).
     Seed(SeedArgs),
+    /// The documented operations (docs/operations/).
+    #[command(subcommand)]
+    Operations(crate::graphql::operations::OperationsCommand),
+}
+
+#[derive(Debug, Default, Args)]
+pub struct ServeArgs {
+    /// Load a small demo data set into the (empty) database first and print
+    /// a token per role (docs/frontend.md).
+    #[arg(long)]
+    pub demo: bool,
 }
 
 #[derive(Debug, Args)]
@@ -54,11 +65,12 @@ pub struct TokenArgs {
 
 /// Run the subcommand (`serve` when none is given).
 pub async fn run(cli: Cli) -> AppResult<()> {
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => crate::app::serve(cli.config).await,
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => crate::app::serve(cli.config, args.demo).await,
         Command::Migrate => crate::app::migrate(&cli.config).await,
         Command::Token(args) => token(&cli.config, &args),
         Command::Seed(args) => seed(&cli.config, &args).await,
+        Command::Operations(command) => crate::graphql::operations::run(&command),
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod cursor;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod events;
 pub mod global_id;

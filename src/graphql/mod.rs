@@ -6,6 +6,7 @@ pub mod execute;
 pub mod guard;
 pub mod http;
 pub mod ids;
+pub mod operations;
 pub mod pagination;
 pub mod persisted;
 pub mod plan;

@@ -132,7 +132,7 @@ pub struct SeedReport {
     pub stages: Vec<(String, u64)>,
 }
 
-async fn count(db: &impl ConnectionTrait, table: &str) -> AppResult<i64> {
+pub(crate) async fn count(db: &impl ConnectionTrait, table: &str) -> AppResult<i64> {
     let row = db
         .query_one_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),
@@ -143,6 +143,146 @@ async fn count(db: &impl ConnectionTrait, table: &str) -> AppResult<i64> {
         Some(row) => row.try_get::<i64>("", "n")?,
         None => 0,
     })
+}
+
+/// The shape of a data set: the reference workload of `leadgraph seed`, or
+/// the small one of `serve --demo` (`crate::demo`).
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    /// How many users of each role.
+    pub team: &'static [(crate::auth::Role, usize)],
+    pub leads: u32,
+    /// Interactions per lead, on average (the total is exact).
+    pub interactions_per_lead: u32,
+    pub seed: u64,
+    pub window: Window,
+}
+
+impl Plan {
+    /// `leadgraph seed`'s data set: two years up to `--until`.
+    pub fn reference(args: &SeedArgs) -> Plan {
+        Plan {
+            team: &users::TEAM,
+            leads: args.leads,
+            interactions_per_lead: args.interactions_per_lead,
+            seed: args.seed,
+            window: Window {
+                start: args.until - Duration::days(730),
+                end: args.until,
+            },
+        }
+    }
+}
+
+/// A data set generated in memory, written by [`DataSet::write_reference`]
+/// and [`DataSet::write_leads`] in the caller's transactions.
+pub struct DataSet {
+    pub plan: Plan,
+    pub users: users::Users,
+    pub campaigns: campaigns::Campaigns,
+    pub leads: Vec<leads::SeededLead>,
+    /// Interactions of each lead of `leads`.
+    interaction_counts: Vec<u32>,
+    campaign_rng: StdRng,
+    interaction_rng: StdRng,
+    next_interaction: i64,
+}
+
+impl DataSet {
+    /// Generate the users, campaigns and leads of `plan` (`db` only tells
+    /// which tables exist). Each domain draws from its own generator, so the
+    /// order of generation and writing changes nothing.
+    pub async fn generate(db: &impl ConnectionTrait, plan: Plan) -> AppResult<DataSet> {
+        let users = users::generate(plan.team, Self::setup_at(&plan));
+        let mut campaign_rng = rng_for(plan.seed, "campaigns");
+        let campaigns = campaigns::Campaigns::generate(db, &plan.window, &mut campaign_rng).await?;
+        let mut lead_rng = rng_for(plan.seed, "leads");
+        let leads = leads::generate(plan.leads, &plan.window, &users, &campaigns, &mut lead_rng);
+        let mut interaction_rng = rng_for(plan.seed, "interactions");
+        let total = u64::from(plan.leads) * u64::from(plan.interactions_per_lead);
+        let interaction_counts = interactions::counts(&leads, total, &mut interaction_rng);
+        Ok(DataSet {
+            plan,
+            users,
+            campaigns,
+            leads,
+            interaction_counts,
+            campaign_rng,
+            interaction_rng,
+            next_interaction: 0,
+        })
+    }
+
+    /// When users, rules and personas were set up: a month before the data.
+    fn setup_at(plan: &Plan) -> DateTime<Utc> {
+        plan.window.start - Duration::days(30)
+    }
+
+    /// Write the users, the campaigns with their spend, the scoring rules
+    /// and settings, and the personas.
+    pub async fn write_reference(
+        &mut self,
+        txn: &impl ConnectionTrait,
+        report: &mut SeedReport,
+    ) -> AppResult<()> {
+        let setup_at = Self::setup_at(&self.plan);
+        let rows: Vec<_> = self.users.rows.iter().map(users::values).collect();
+        report.users += users::TABLE.insert(txn, rows).await?;
+        report.other_rows += self.campaigns.write(txn, &mut self.campaign_rng).await?;
+        report.other_rows += scoring::write_rules(txn, setup_at).await?;
+        report.other_rows += personas::write(txn, setup_at).await?;
+        Ok(())
+    }
+
+    /// Write the leads `range` of [`DataSet::leads`] (call in order) with
+    /// their stage history and interactions.
+    pub async fn write_leads(
+        &mut self,
+        txn: &impl ConnectionTrait,
+        range: std::ops::Range<usize>,
+        report: &mut SeedReport,
+    ) -> AppResult<()> {
+        let t = Instant::now();
+        let chunk = &self.leads[range.clone()];
+        let lead_rows: Vec<_> = chunk.iter().map(|l| leads::values(&l.model)).collect();
+        let history_rows: Vec<_> = chunk
+            .iter()
+            .flat_map(|l| l.history.iter().map(leads::history_values))
+            .collect();
+        let mut interaction_rows = Vec::new();
+        for (lead, n) in chunk.iter().zip(&self.interaction_counts[range]) {
+            for row in interactions::for_lead(
+                lead,
+                *n,
+                &mut self.next_interaction,
+                &self.plan.window,
+                &self.campaigns,
+                &mut self.interaction_rng,
+            )? {
+                interaction_rows.push(interactions::values(&row));
+            }
+        }
+        let generated = t.elapsed();
+        report.leads += leads::TABLE.insert(txn, lead_rows).await?;
+        report.stage_changes += leads::HISTORY_TABLE.insert(txn, history_rows).await?;
+        report.interactions += interactions::TABLE.insert(txn, interaction_rows).await?;
+        tracing::info!(
+            leads = report.leads,
+            interactions = report.interactions,
+            generate = ?generated,
+            total = ?t.elapsed(),
+            "leads written"
+        );
+        Ok(())
+    }
+
+    /// Move PostgreSQL's sequences past the explicit ids written.
+    pub async fn sync_sequences(db: &impl ConnectionTrait) -> AppResult<()> {
+        for table in ["app_user", "lead", "stage_change", "interaction"] {
+            writer::sync_sequence(db, table, "id").await?;
+        }
+        Ok(())
+    }
 }
 
 /// Migrate (or reset), check the database is empty, write the data set.
@@ -173,80 +313,32 @@ pub async fn seed(config: &Config, args: &SeedArgs) -> AppResult<SeedReport> {
         conn.execute_unprepared("PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;")
             .await?;
     }
-    let window = Window {
-        start: args.until - Duration::days(730),
-        end: args.until,
-    };
+    let plan = Plan::reference(args);
     let mut report = SeedReport::default();
 
     let t = Instant::now();
-    let setup_at = window.start - Duration::days(30);
-    let users = users::generate(setup_at);
-    let mut campaign_rng = rng_for(args.seed, "campaigns");
-    let campaigns = campaigns::Campaigns::generate(conn, &window, &mut campaign_rng).await?;
+    let mut data = DataSet::generate(conn, plan).await?;
+    tracing::info!(elapsed = ?t.elapsed(), leads = data.leads.len(), "generated");
+
+    let t = Instant::now();
     let txn = conn.begin().await?;
-    let rows: Vec<_> = users.rows.iter().map(users::values).collect();
-    report.users = users::TABLE.insert(&txn, rows).await?;
-    report.other_rows += campaigns.write(&txn, &mut campaign_rng).await?;
-    report.other_rows += scoring::write_rules(&txn, setup_at).await?;
-    report.other_rows += personas::write(&txn, setup_at).await?;
+    data.write_reference(&txn, &mut report).await?;
     txn.commit().await?;
     tracing::info!(elapsed = ?t.elapsed(), "users, campaigns, rules and personas written");
 
-    let t = Instant::now();
-    let mut lead_rng = rng_for(args.seed, "leads");
-    let seeded = leads::generate(args.leads, &window, &users, &campaigns, &mut lead_rng);
-    let mut interaction_rng = rng_for(args.seed, "interactions");
-    let total = u64::from(args.leads) * u64::from(args.interactions_per_lead);
-    let counts = interactions::counts(&seeded, total, &mut interaction_rng);
-    tracing::info!(elapsed = ?t.elapsed(), leads = seeded.len(), "leads generated");
-
-    let mut next_interaction = 0i64;
-    for (chunk, chunk_counts) in seeded
-        .chunks(LEADS_PER_TRANSACTION)
-        .zip(counts.chunks(LEADS_PER_TRANSACTION))
-    {
-        let t = Instant::now();
-        let lead_rows: Vec<_> = chunk.iter().map(|l| leads::values(&l.model)).collect();
-        let history_rows: Vec<_> = chunk
-            .iter()
-            .flat_map(|l| l.history.iter().map(leads::history_values))
-            .collect();
-        let mut interaction_rows = Vec::new();
-        for (lead, n) in chunk.iter().zip(chunk_counts) {
-            for row in interactions::for_lead(
-                lead,
-                *n,
-                &mut next_interaction,
-                &window,
-                &campaigns,
-                &mut interaction_rng,
-            )? {
-                interaction_rows.push(interactions::values(&row));
-            }
-        }
-        let generated = t.elapsed();
+    let total = data.leads.len();
+    for start in (0..total).step_by(LEADS_PER_TRANSACTION) {
         let txn = conn.begin().await?;
-        report.leads += leads::TABLE.insert(&txn, lead_rows).await?;
-        report.stage_changes += leads::HISTORY_TABLE.insert(&txn, history_rows).await?;
-        report.interactions += interactions::TABLE.insert(&txn, interaction_rows).await?;
+        data.write_leads(
+            &txn,
+            start..(start + LEADS_PER_TRANSACTION).min(total),
+            &mut report,
+        )
+        .await?;
         txn.commit().await?;
-        tracing::info!(
-            leads = report.leads,
-            interactions = report.interactions,
-            generate = ?generated,
-            total = ?t.elapsed(),
-            "chunk written"
-        );
     }
-    for (table, id) in [
-        ("app_user", "id"),
-        ("lead", "id"),
-        ("stage_change", "id"),
-        ("interaction", "id"),
-    ] {
-        writer::sync_sequence(conn, table, id).await?;
-    }
+    DataSet::sync_sequences(conn).await?;
+    let window = plan.window;
 
     let t = Instant::now();
     report.rescored = scoring::rescore(&db, window.end).await?;

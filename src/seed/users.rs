@@ -7,7 +7,7 @@ use crate::auth::Role;
 use entity::app_user;
 use sea_orm::Value;
 
-/// How many users of each role the dataset has.
+/// How many users of each role the reference data set has.
 pub const TEAM: [(Role, usize); 4] = [
     (Role::Admin, 2),
     (Role::Marketing, 8),
@@ -38,9 +38,10 @@ impl Users {
     }
 }
 
-pub fn generate(created_at: chrono::DateTime<chrono::Utc>) -> Users {
+/// `team`'s users (how many of each role), ids from 1 in that order.
+pub fn generate(team: &[(Role, usize)], created_at: chrono::DateTime<chrono::Utc>) -> Users {
     let mut rows = Vec::new();
-    for (role, count) in TEAM {
+    for &(role, count) in team {
         for n in 1..=count {
             let id = i64::try_from(rows.len() + 1).unwrap_or(i64::MAX);
             let first =
