@@ -1,8 +1,10 @@
 //! The GraphQL layer: schema construction (no database needed), merged roots,
 //! HTTP handler, scalars and global ids.
 
+pub mod cors;
 pub mod error;
 pub mod execute;
+pub mod graphiql;
 pub mod guard;
 pub mod http;
 pub mod ids;

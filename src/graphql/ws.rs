@@ -26,7 +26,8 @@
 //! each socket only frames the shared payload.
 //!
 //! The `Origin` of the upgrade is checked against `LEADGRAPH_ALLOWED_ORIGINS`
-//! when that is set. It is open by default because the token is sent in the
+//! when that is set, otherwise against `LEADGRAPH_CORS_ORIGINS` when that
+//! lists origins (`cors::websocket_origins`). It is open by default because the token is sent in the
 //! `connection_init` payload, never in a cookie: a page on a foreign origin
 //! cannot use a visitor's credentials, so cross-site WebSocket hijacking has
 //! nothing to hijack.
@@ -125,7 +126,10 @@ async fn upgrade(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> HttpResponse {
-    if !origin_allowed(&g.state.config.allowed_origins, &headers) {
+    if !origin_allowed(
+        &crate::graphql::cors::websocket_origins(&g.state.config),
+        &headers,
+    ) {
         let body = json!({"errors": [{
             "message": "this Origin may not open a WebSocket here",
             "extensions": {"code": "FORBIDDEN"},
