@@ -172,7 +172,7 @@ pub fn schema(state: &AppState) -> AppSchema {
 pub fn router(state: AppState) -> Router {
     let exec = crate::graphql::execute::Executor::new(schema(&state), state.clone());
     let mut graphql_http = crate::graphql::http::routes(exec.clone());
-    if let Some(cors) = crate::graphql::cors::layer(&state.config) {
+    if let Some(cors) = crate::cors::layer(&state.config) {
         graphql_http = graphql_http.layer(cors);
     }
     Router::new()

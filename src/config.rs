@@ -159,10 +159,10 @@ pub struct Config {
         env = "LEADGRAPH_CORS_ORIGINS",
         default_value = "",
         hide_default_value = true,
-        value_parser = crate::graphql::cors::parse_origins,
+        value_parser = crate::cors::parse_origins,
         global = true
     )]
-    pub cors_origins: crate::graphql::cors::CorsOrigins,
+    pub cors_origins: crate::cors::CorsOrigins,
     /// How long a browser may reuse a CORS preflight answer.
     #[arg(
         long,

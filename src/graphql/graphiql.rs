@@ -232,7 +232,7 @@ fn html() -> String {
       <label for="leadgraph-token">Token</label>
       <input id="leadgraph-token" type="password" autocomplete="off" spellcheck="false"
         placeholder="paste a token (leadgraph token --role SALES --sub you@example.com)">
-      <small>kept in this tab's session storage; sent as Authorization: Bearer</small>
+      <small>kept in this tab's session storage, sent as Authorization: Bearer; Enter reloads the schema</small>
     </div>
     <div id="graphiql">Loading…</div>
     <script src="{react}"></script>

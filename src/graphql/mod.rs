@@ -1,7 +1,6 @@
 //! The GraphQL layer: schema construction (no database needed), merged roots,
 //! HTTP handler, scalars and global ids.
 
-pub mod cors;
 pub mod error;
 pub mod execute;
 pub mod graphiql;

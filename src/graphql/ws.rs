@@ -141,10 +141,7 @@ async fn upgrade(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> HttpResponse {
-    if !origin_allowed(
-        &crate::graphql::cors::websocket_origins(&g.state.config),
-        &headers,
-    ) {
+    if !origin_allowed(&crate::cors::websocket_origins(&g.state.config), &headers) {
         let body = json!({"errors": [{
             "message": "this Origin may not open a WebSocket here",
             "extensions": {"code": "FORBIDDEN"},

@@ -3,7 +3,7 @@
 
 use crate::helpers::TestApp;
 use crate::subscriptions::{TRANSPORT, Ws};
-use leadgraph::graphql::cors::parse_origins;
+use leadgraph::cors::parse_origins;
 use reqwest::{Method, Response};
 use serde_json::json;
 

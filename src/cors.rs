@@ -10,7 +10,7 @@
 //! handler (415 for non-JSON POSTs, no mutation over GET) hold whatever the
 //! origin.
 //!
-//! The WebSocket `Origin` check (`ws.rs`) uses `LEADGRAPH_ALLOWED_ORIGINS`
+//! The WebSocket `Origin` check (`graphql/ws.rs`) uses `LEADGRAPH_ALLOWED_ORIGINS`
 //! when that is set, otherwise these origins (`websocket_origins`).
 
 use crate::config::Config;
