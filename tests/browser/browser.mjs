@@ -10,6 +10,7 @@
 //   node tests/browser/browser.mjs [path to leadgraph]   (run.sh does it all)
 //
 // Exits non-zero with a message on the first failure, or after 120 s.
+// BROWSER_TEST_VERBOSE=1 lists every request the browser made.
 import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -259,12 +260,24 @@ async function main() {
     });
   };
 
+  // Nothing left 127.0.0.1, and no CSP violation or uncaught error.
+  const assertLocal = () => {
+    const outside = requests.filter((url) => {
+      const { protocol, hostname } = new URL(url);
+      return !(protocol === 'data:' || hostname === '127.0.0.1');
+    });
+    if (outside.length) fail(`requests left 127.0.0.1: ${outside.join(', ')}`);
+    if (problems.length) fail(`the browser reported:\n  ${problems.join('\n  ')}`);
+  };
+
   // (a) GraphiQL.
   const page = await context.newPage();
   watch(page, 'GraphiQL');
   log('(a) opening GraphiQL');
   const response = await page.goto(`${api}/graphql`);
   if (!response || response.status() !== 200) fail(`GET /graphql gave ${response?.status()}`);
+  await page.waitForLoadState('load');
+  assertLocal();
   await page.waitForSelector('#leadgraph-token', { timeout: STEP_TIMEOUT_MS });
   await page.waitForSelector('.graphiql-query-editor .CodeMirror', { timeout: STEP_TIMEOUT_MS });
   await page.fill('#leadgraph-token', sales);
@@ -347,13 +360,7 @@ async function main() {
   });
   log(`(b) the page received ${received.from} -> ${received.to} of ${received.lead.email}`);
 
-  // Nothing left 127.0.0.1.
-  const outside = requests.filter((url) => {
-    const { protocol, hostname } = new URL(url);
-    return !(protocol === 'data:' || hostname === '127.0.0.1');
-  });
-  if (outside.length) fail(`requests left 127.0.0.1: ${outside.join(', ')}`);
-  if (problems.length) fail(`the browser reported:\n  ${problems.join('\n  ')}`);
+  assertLocal();
   log(`${requests.length} requests, all to 127.0.0.1`);
   if (process.env.BROWSER_TEST_VERBOSE) console.log(requests.join('\n'));
 }
