@@ -171,9 +171,14 @@ pub fn schema(state: &AppState) -> AppSchema {
 
 pub fn router(state: AppState) -> Router {
     let exec = crate::graphql::execute::Executor::new(schema(&state), state.clone());
+    let mut graphql_http = crate::graphql::http::routes(exec.clone());
+    if let Some(cors) = crate::cors::layer(&state.config) {
+        graphql_http = graphql_http.layer(cors);
+    }
     Router::new()
-        .merge(crate::graphql::http::routes(exec.clone()))
+        .merge(graphql_http)
         .merge(crate::graphql::ws::routes(exec))
+        .merge(crate::graphql::graphiql::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

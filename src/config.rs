@@ -149,6 +149,39 @@ pub struct Config {
         global = true
     )]
     pub allowed_origins: Vec<String>,
+    /// Browser origins allowed to call `/graphql` from another origin
+    /// (CORS): comma-separated exact origins (`scheme://host[:port]`, e.g.
+    /// `http://localhost:5173`) or `*` (any; never with credentials).
+    /// Unset: no CORS headers (same-origin pages only). Also the WebSocket
+    /// origins when `LEADGRAPH_ALLOWED_ORIGINS` is unset.
+    #[arg(
+        long,
+        env = "LEADGRAPH_CORS_ORIGINS",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = crate::cors::parse_origins,
+        global = true
+    )]
+    pub cors_origins: crate::cors::CorsOrigins,
+    /// How long a browser may reuse a CORS preflight answer.
+    #[arg(
+        long,
+        env = "LEADGRAPH_CORS_MAX_AGE",
+        default_value = "10m",
+        value_parser = humantime::parse_duration,
+        global = true
+    )]
+    pub cors_max_age: Duration,
+    /// Serve GraphiQL at `GET /graphql` (with `Accept: text/html`) and its
+    /// assets under `/graphiql/assets/`; `false`: both 404.
+    #[arg(
+        long,
+        env = "LEADGRAPH_GRAPHIQL",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub graphiql: bool,
     /// How long a WebSocket may stay open without `connection_init` (then 4408).
     #[arg(
         long,

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod campaigns;
 pub mod cli;
 pub mod config;
+pub mod cors;
 pub mod cursor;
 pub mod db;
 pub mod demo;

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod execute;
+pub mod graphiql;
 pub mod guard;
 pub mod http;
 pub mod ids;

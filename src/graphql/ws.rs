@@ -26,7 +26,10 @@
 //! each socket only frames the shared payload.
 //!
 //! The `Origin` of the upgrade is checked against `LEADGRAPH_ALLOWED_ORIGINS`
-//! when that is set. It is open by default because the token is sent in the
+//! when that is set, otherwise against `LEADGRAPH_CORS_ORIGINS` when that
+//! lists origins (`cors::websocket_origins`); a page of the server itself
+//! (its `Origin` names the request's `Host`: GraphiQL) always passes. It is
+//! open by default because the token is sent in the
 //! `connection_init` payload, never in a cookie: a page on a foreign origin
 //! cannot use a visitor's credentials, so cross-site WebSocket hijacking has
 //! nothing to hijack.
@@ -99,7 +102,8 @@ enum Protocol {
     Legacy,
 }
 
-/// Whether a browser page from the request's `Origin` may connect.
+/// Whether a browser page from the request's `Origin` may connect: a page
+/// of this server itself (its GraphiQL) always may.
 fn origin_allowed(allowed: &[String], headers: &HeaderMap) -> bool {
     let allowed: Vec<&str> = allowed
         .iter()
@@ -117,7 +121,19 @@ fn origin_allowed(allowed: &[String], headers: &HeaderMap) -> bool {
         return false;
     };
     let origin = origin.trim().trim_end_matches('/');
-    allowed.iter().any(|a| a.eq_ignore_ascii_case(origin))
+    same_origin(origin, headers) || allowed.iter().any(|a| a.eq_ignore_ascii_case(origin))
+}
+
+/// Whether `origin` names the host the request was sent to.
+fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    ["http://", "https://"].iter().any(|scheme| {
+        origin
+            .strip_prefix(scheme)
+            .is_some_and(|rest| rest.eq_ignore_ascii_case(host.trim()))
+    })
 }
 
 async fn upgrade(
@@ -125,7 +141,7 @@ async fn upgrade(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> HttpResponse {
-    if !origin_allowed(&g.state.config.allowed_origins, &headers) {
+    if !origin_allowed(&crate::cors::websocket_origins(&g.state.config), &headers) {
         let body = json!({"errors": [{
             "message": "this Origin may not open a WebSocket here",
             "extensions": {"code": "FORBIDDEN"},
@@ -721,6 +737,18 @@ mod tests {
         headers.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
         assert!(!origin_allowed(&allowed, &headers));
         assert!(origin_allowed(&["*".to_owned()], &headers));
+        // A page of this very server (its GraphiQL) is always allowed.
+        headers.insert(header::HOST, "leads.example.com:8080".parse().unwrap());
+        headers.insert(
+            header::ORIGIN,
+            "http://leads.example.com:8080".parse().unwrap(),
+        );
+        assert!(origin_allowed(&allowed, &headers));
+        headers.insert(
+            header::ORIGIN,
+            "http://leads.example.com:8081".parse().unwrap(),
+        );
+        assert!(!origin_allowed(&allowed, &headers));
     }
 
     #[test]

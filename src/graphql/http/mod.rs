@@ -28,7 +28,7 @@ use axum::{
     body::Body as HttpBody,
     extract::{Query, State, rejection::QueryRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::Response,
     routing::get,
 };
 use negotiate::{Format, content_type_problem, negotiate, wants_html};
@@ -142,13 +142,7 @@ async fn get_graphql(
             .as_ref()
             .is_ok_and(|p| !p.contains_key("query") && !p.contains_key("extensions"))
     {
-        return Html(
-            async_graphql::http::GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql/ws")
-                .finish(),
-        )
-        .into_response();
+        return crate::graphql::graphiql::page(&g.state, &headers);
     }
     let Some(format) = negotiate(&headers) else {
         return not_acceptable(&request_id);
