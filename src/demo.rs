@@ -15,7 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::seed::{DataSet, Plan, SeedReport, Window};
 use chrono::{DateTime, Duration, Utc};
 use entity::app_user;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::TransactionTrait;
 
 /// One admin, one marketer, two sales reps (so ownership matters), one
 /// ingestion client.
@@ -113,18 +113,7 @@ pub async fn load(db: &Db, until: DateTime<Utc>) -> AppResult<Demo> {
     report.rescored = crate::scoring::service::rescore_leads(&txn, leads, until)
         .await?
         .len() as u64;
-    let rows = txn
-        .query_all_raw(sea_orm::Statement::from_string(
-            txn.get_database_backend(),
-            "SELECT stage, COUNT(*) AS n FROM lead GROUP BY stage ORDER BY stage".to_owned(),
-        ))
-        .await?;
-    for row in rows {
-        report.stages.push((
-            row.try_get::<String>("", "stage")?,
-            row.try_get::<i64>("", "n")? as u64,
-        ));
-    }
+    report.stages = crate::seed::stage_counts(&txn).await?;
     txn.commit().await?;
     let mut users = Vec::new();
     for (role, count) in TEAM {

@@ -286,6 +286,24 @@ impl DataSet {
 }
 
 /// Migrate (or reset), check the database is empty, write the data set.
+/// Leads per stage, by stage name: what `seed` and the demo report.
+pub async fn stage_counts(conn: &impl ConnectionTrait) -> AppResult<Vec<(String, u64)>> {
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT stage, COUNT(*) AS n FROM lead GROUP BY stage ORDER BY stage".to_owned(),
+        ))
+        .await?;
+    let mut counts = Vec::with_capacity(rows.len());
+    for row in rows {
+        counts.push((
+            row.try_get::<String>("", "stage")?,
+            row.try_get::<i64>("", "n")? as u64,
+        ));
+    }
+    Ok(counts)
+}
+
 pub async fn seed(config: &Config, args: &SeedArgs) -> AppResult<SeedReport> {
     let db = Db::connect(config).await?;
     let conn = &db.write;
@@ -357,18 +375,7 @@ pub async fn seed(config: &Config, args: &SeedArgs) -> AppResult<SeedReport> {
     conn.execute_unprepared(analyze).await?;
     tracing::info!(elapsed = ?t.elapsed(), "analyzed");
 
-    let rows = conn
-        .query_all_raw(sea_orm::Statement::from_string(
-            conn.get_database_backend(),
-            "SELECT stage, COUNT(*) AS n FROM lead GROUP BY stage ORDER BY stage".to_owned(),
-        ))
-        .await?;
-    for row in rows {
-        report.stages.push((
-            row.try_get::<String>("", "stage")?,
-            row.try_get::<i64>("", "n")? as u64,
-        ));
-    }
+    report.stages = stage_counts(conn).await?;
     if conn.get_database_backend() == DbBackend::Sqlite {
         conn.execute_unprepared("PRAGMA synchronous = NORMAL; PRAGMA wal_checkpoint(TRUNCATE);")
             .await?;
