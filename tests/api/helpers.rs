@@ -236,3 +236,21 @@ pub struct Tokens {
     pub sales2: String,
     pub ingest: String,
 }
+
+/// `.ci/NAME`, an npm client the tests drive, with `npm ci` run there first
+/// if `package` is not installed yet (`.ci/run` installs it beforehand).
+pub async fn npm_client(name: &str, package: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".ci")
+        .join(name);
+    if !dir.join("node_modules").join(package).is_dir() {
+        let status = tokio::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .status()
+            .await
+            .expect("npm (node 20+ and npm are required)");
+        assert!(status.success(), "npm ci --prefix .ci/{name} failed");
+    }
+    dir
+}

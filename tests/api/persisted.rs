@@ -473,16 +473,7 @@ async fn persisted_operations_over_websocket() {
 /// (Apollo's default: a miss is a 400) or `application/json` (a 200).
 #[tokio::test]
 async fn apollo_clients_persisted_queries_link_works() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/apq-client");
-    if !dir.join("node_modules/@apollo/client").is_dir() {
-        let status = tokio::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&dir)
-            .status()
-            .await
-            .expect("npm (node 20+ and npm are required)");
-        assert!(status.success(), "npm ci --prefix .ci/apq-client failed");
-    }
+    let dir = crate::helpers::npm_client("apq-client", "@apollo/client").await;
     for (accept, miss_status) in [(None, 400), (Some(JSON), 200)] {
         let app = TestApp::spawn().await;
         let admin = app.token(Role::Admin, "admin@example.com");

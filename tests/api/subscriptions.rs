@@ -899,16 +899,7 @@ async fn a_lagging_subscriber_catches_up_from_the_outbox() {
 #[tokio::test]
 async fn the_graphql_ws_npm_client_subscribes_receives_and_resumes() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/ws-client");
-    if !dir.join("node_modules/graphql-ws").is_dir() {
-        let status = tokio::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&dir)
-            .status()
-            .await
-            .expect("npm (node 20+ and npm are required)");
-        assert!(status.success(), "npm ci --prefix .ci/ws-client failed");
-    }
+    let dir = crate::helpers::npm_client("ws-client", "graphql-ws").await;
     let app = TestApp::spawn().await;
     let t = app.tokens();
     let mut leads = Vec::new();
