@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
     /// Leads as CSV, filtered like the GraphQL `leads` filter.
-    Leads(LeadArgs),
+    Leads(Box<LeadArgs>),
     /// A KPI table (`funnel` or `cost-per-lead`) as CSV.
     Kpis(KpiArgs),
 }
