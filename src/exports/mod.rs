@@ -39,3 +39,29 @@ fn day(t: DateTime<Utc>) -> String {
         t.format("%Y-%m-%dT%H%M%SZ").to_string()
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::kpis::model::{GroupBy, Period};
+
+    #[test]
+    fn kpi_file_names_say_report_grouping_and_period() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let spec = params::KpiExportSpec {
+            report: params::Report::CostPerLead,
+            period: Period {
+                from: t("2026-03-01T00:00:00Z"),
+                to: t("2026-04-01T12:30:00Z"),
+            },
+            group_by: GroupBy::Campaign,
+            bom: false,
+        };
+        assert_eq!(
+            file_name(spec.report.name(), Some(&spec)),
+            "cost-per-lead-campaign-2026-03-01-2026-04-01T123000Z.csv"
+        );
+        assert!(file_name("leads", None).starts_with("leads-20"));
+    }
+}
