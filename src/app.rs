@@ -172,11 +172,25 @@ pub fn schema(state: &AppState) -> AppSchema {
 pub fn router(state: AppState) -> Router {
     let exec = crate::graphql::execute::Executor::new(schema(&state), state.clone());
     let mut graphql_http = crate::graphql::http::routes(exec.clone());
+    // The CSV exports share the GraphQL transport's rate limit and
+    // heavy-query permits, and its CORS policy.
+    let rate_exec = exec.clone();
+    let mut exports = crate::exports::http::routes(crate::exports::http::ExportHttp {
+        state: state.clone(),
+        rate: Arc::new(move |subject: &str| {
+            rate_exec
+                .rate_check(subject, 1)
+                .map_err(|limited| limited.retry_after)
+        }),
+        heavy: exec.heavy_queries(),
+    });
     if let Some(cors) = crate::cors::layer(&state.config) {
-        graphql_http = graphql_http.layer(cors);
+        graphql_http = graphql_http.layer(cors.clone());
+        exports = exports.layer(cors);
     }
     Router::new()
         .merge(graphql_http)
+        .merge(exports)
         .merge(crate::graphql::ws::routes(exec))
         .merge(crate::graphql::graphiql::routes())
         .route("/healthz", get(|| async { "ok" }))

@@ -1,4 +1,4 @@
-//! The command line: `leadgraph [serve|migrate|token|schema|seed|operations]`, every
+//! The command line: `leadgraph [serve|migrate|token|schema|seed|operations|export]`, every
 //! setting of [`Config`] a flag and an environment variable.
 
 use crate::auth::{Role, jwt::JwtKeys};
@@ -36,6 +36,9 @@ pub enum Command {
     /// The documented operations (docs/operations/).
     #[command(subcommand)]
     Operations(crate::graphql::operations::OperationsCommand),
+    /// Export leads or a KPI table as CSV (docs/export.md).
+    #[command(subcommand)]
+    Export(crate::exports::cli::ExportCommand),
 }
 
 #[derive(Debug, Default, Args)]
@@ -71,6 +74,7 @@ pub async fn run(cli: Cli) -> AppResult<()> {
         Command::Token(args) => token(&cli.config, &args),
         Command::Seed(args) => seed(&cli.config, &args).await,
         Command::Operations(command) => crate::graphql::operations::run(&command),
+        Command::Export(command) => crate::exports::cli::run(&cli.config, &command).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

@@ -246,6 +246,17 @@ pub struct Config {
     /// (`0`: as many as the rate per second).
     #[arg(long, env = "LEADGRAPH_RATE_BURST", default_value_t = 0, global = true)]
     pub rate_burst: u32,
+    /// Leads per page of a CSV export (`/export/leads.csv`, `leadgraph
+    /// export leads`): read, written and sent one page at a time, so this
+    /// bounds the leads an export holds in memory.
+    #[arg(
+        long,
+        env = "LEADGRAPH_EXPORT_PAGE_SIZE",
+        default_value_t = 500,
+        value_parser = clap::value_parser!(u64).range(1..=10_000),
+        global = true
+    )]
+    pub export_page_size: u64,
     /// Answer the hot queries (sales queue, lead detail) with prepared
     /// plans once the executor has validated them (`graphql::plan`);
     /// `false` sends every operation through the executor.

@@ -1,4 +1,5 @@
-//! Cross-origin requests (CORS) to `/graphql`, for browser apps served from
+//! Cross-origin requests (CORS) to `/graphql` and the CSV exports
+//! (`/export/leads.csv`, `/export/kpis.csv`), for browser apps served from
 //! another origin (a dev server on `http://localhost:5173`, say).
 //!
 //! Off unless `LEADGRAPH_CORS_ORIGINS` is set: then no CORS header at all,
@@ -54,8 +55,12 @@ const ALLOWED_HEADERS: [&str; 7] = [
 ];
 
 /// Response headers a cross-origin page may read beside the safelisted ones.
-const EXPOSED_HEADERS: [HeaderName; 2] =
-    [HeaderName::from_static("x-request-id"), header::RETRY_AFTER];
+/// `Content-Disposition` carries the file name of a CSV export.
+const EXPOSED_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("x-request-id"),
+    header::RETRY_AFTER,
+    header::CONTENT_DISPOSITION,
+];
 
 /// The value parser of `LEADGRAPH_CORS_ORIGINS`.
 pub fn parse_origins(value: &str) -> Result<CorsOrigins, String> {
@@ -135,7 +140,7 @@ fn parse_origin(item: &str) -> Result<String, &'static str> {
     Ok(lower.to_owned())
 }
 
-/// The CORS layer of the GraphQL routes, or `None` when CORS is off.
+/// The CORS layer of the GraphQL and export routes, or `None` when CORS is off.
 pub fn layer(config: &Config) -> Option<CorsLayer> {
     let allow_origin = match &config.cors_origins {
         CorsOrigins::Off => return None,

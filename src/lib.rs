@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod exports;
 pub mod global_id;
 pub mod graphql;
 pub mod interactions;

@@ -42,6 +42,13 @@ impl Role {
     }
 }
 
+/// The token of a `Bearer …` value (an `Authorization` header), scheme in
+/// any letter case.
+pub fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
+}
+
 /// The authenticated caller of one request or subscription.
 #[derive(Clone, Debug)]
 pub struct Viewer {

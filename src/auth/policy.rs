@@ -257,6 +257,41 @@ pub fn require(viewer: &Viewer, capability: Capability) -> crate::error::AppResu
     }
 }
 
+/// A CSV export (docs/export.md). Each answers exactly what a query root
+/// field answers, so it takes exactly what that field takes: the field's
+/// gate ([`require_query`]) and the capability its service asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Export {
+    /// `GET /export/leads.csv`: the rows of `leads`, in the viewer's scope.
+    Leads,
+    /// `GET /export/kpis.csv?report=funnel`: `funnel`.
+    Funnel,
+    /// `GET /export/kpis.csv?report=cost-per-lead`: `costPerLead`, hidden
+    /// from SALES and INGEST.
+    CostPerLead,
+}
+
+impl Export {
+    /// The query root field the export mirrors.
+    pub fn query_field(self) -> &'static str {
+        match self {
+            Export::Leads => "leads",
+            Export::Funnel => "funnel",
+            Export::CostPerLead => "costPerLead",
+        }
+    }
+}
+
+/// `Err(FORBIDDEN)` unless the viewer may run the export.
+pub fn require_export(viewer: &Viewer, export: Export) -> crate::error::AppResult<()> {
+    require_query(viewer, export.query_field())?;
+    match export {
+        Export::Leads => Ok(()),
+        Export::Funnel => require(viewer, Capability::ReadKpis),
+        Export::CostPerLead => require(viewer, Capability::ReadCampaignCost),
+    }
+}
+
 fn capability_text(capability: Capability) -> &'static str {
     use Capability::*;
     match capability {
@@ -474,6 +509,28 @@ mod tests {
         assert!(require_query(&ingest, "me").is_ok());
         for role in [Role::Admin, Role::Marketing, Role::Sales] {
             assert!(require_query(&viewer(role, 1), "leads").is_ok());
+        }
+    }
+
+    #[test]
+    fn exports_take_what_their_query_fields_take() {
+        for (export, admin, marketing, sales, ingest) in [
+            (Export::Leads, true, true, true, false),
+            (Export::Funnel, true, true, true, false),
+            (Export::CostPerLead, true, true, false, false),
+        ] {
+            for (role, allowed) in [
+                (Role::Admin, admin),
+                (Role::Marketing, marketing),
+                (Role::Sales, sales),
+                (Role::Ingest, ingest),
+            ] {
+                let answer = require_export(&viewer(role, 1), export);
+                assert_eq!(answer.is_ok(), allowed, "{export:?} {role:?}");
+                if let Err(err) = answer {
+                    assert_eq!(err.code(), "FORBIDDEN");
+                }
+            }
         }
     }
 

@@ -148,6 +148,12 @@ impl Executor {
         }
     }
 
+    /// The heavy-query semaphore, shared with the CSV exports of KPIs
+    /// (`exports::http`), which wait for a permit like a `funnel` query.
+    pub fn heavy_queries(&self) -> Arc<Semaphore> {
+        self.heavy.clone()
+    }
+
     /// Take `operations` tokens from the subject's bucket, when rate
     /// limiting is on.
     pub fn rate_check(&self, subject: &str, operations: usize) -> Result<(), RateLimited> {

@@ -2,7 +2,6 @@
 
 use super::calc::{self, CohortCounts, CostFigures};
 use super::model::{self, Group};
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::scalars::{DateTime, Money};
 use crate::leads::lifecycle;
 use crate::leads::types::LeadStage;
@@ -126,31 +125,10 @@ pub struct LeadRelevance {
     pub disqualification_rate: Option<f64>,
 }
 
-/// A group's `key` and `label`, as the API shows them.
+/// A group's `key` and `label`, as the API shows them (the CSV export
+/// shows the same: `Group::key_and_label`).
 pub fn key_and_label(group: Group) -> (String, String) {
-    let named = |kind, id, name: Option<String>| {
-        let key = ids::encode(kind, id).0;
-        let label = name.unwrap_or_else(|| key.clone());
-        (key, label)
-    };
-    match group {
-        Group::All => ("ALL".into(), "All leads".into()),
-        Group::Channel(channel) => (channel.code().into(), channel_label(channel.code())),
-        Group::Campaign(id, name) => named(NodeType::Campaign, id, name),
-        Group::Persona(id, name) => named(NodeType::Persona, id, name),
-        Group::NoCampaign => ("NONE".into(), "No campaign".into()),
-        Group::NoPersona => ("NONE".into(), "No persona".into()),
-    }
-}
-
-/// `PAID_SEARCH` → `Paid search`.
-fn channel_label(name: &str) -> String {
-    let lower = name.replace('_', " ").to_lowercase();
-    let mut chars = lower.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => lower,
-    }
+    group.key_and_label()
 }
 
 /// Counts fit an Int: a cohort is far below 2^31 leads.

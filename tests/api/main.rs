@@ -14,6 +14,7 @@ mod campaigns;
 mod cli;
 mod cors;
 mod demo;
+mod export;
 mod graphiql;
 mod helpers;
 mod http;

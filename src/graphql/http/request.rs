@@ -49,11 +49,7 @@ pub(super) async fn authenticate(
     crate::users::service::viewer_for_token(state, token).await
 }
 
-/// The token of a `Bearer …` value, scheme in any letter case.
-pub fn bearer(value: &str) -> Option<&str> {
-    let (scheme, token) = value.trim().split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
-}
+pub use crate::auth::bearer;
 
 /// One operation of a request, as the client sent it: its document, or a
 /// persisted operation named in `extensions` (`graphql::persisted`).
