@@ -20,6 +20,8 @@ pub struct AppState {
     pub events: Arc<crate::events::EventBus>,
     /// Trusted documents and automatic persisted queries (both transports).
     pub persisted: Arc<crate::graphql::persisted::Persisted>,
+    /// Webhook delivery: the HTTP sender, retry schedule, wake-up.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 impl AppState {
@@ -150,14 +152,19 @@ pub async fn build_state(config: Config) -> AppResult<AppState> {
     let db = Db::connect(&config).await?;
     apply_migrations(&db).await?;
     let events = crate::events::EventBus::start(&db, &config).await?;
-    Ok(AppState {
+    let webhooks = crate::webhooks::Webhooks::from_config(&config)?;
+    let state = AppState {
         db,
         keys: Arc::new(keys),
         config: Arc::new(config),
         users: crate::users::service::UserCache::new(),
         events,
         persisted: Arc::new(persisted),
-    })
+        webhooks: Arc::new(webhooks),
+    };
+    // Deliverers run on every instance; leases keep one per webhook.
+    crate::webhooks::worker::spawn(state.clone());
+    Ok(state)
 }
 
 pub fn schema(state: &AppState) -> AppSchema {
