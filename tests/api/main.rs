@@ -34,3 +34,4 @@ mod schema;
 mod scoring;
 mod storage;
 mod subscriptions;
+mod webhooks;
