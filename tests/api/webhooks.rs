@@ -598,8 +598,8 @@ async fn who_manages_which_webhooks() {
         [admins.clone(), marketings.clone(), sams.clone()]
     );
     // MARKETING and SALES: their own only; another's is NOT_FOUND.
-    assert_eq!(listed(&app, &t.marketing).await, [marketings.clone()]);
-    assert_eq!(listed(&app, &t.sales).await, [sams.clone()]);
+    assert_eq!(listed(&app, &t.marketing).await, vec![marketings.clone()]);
+    assert_eq!(listed(&app, &t.sales).await, vec![sams.clone()]);
     assert_eq!(listed(&app, &t.sales2).await, Vec::<String>::new());
     let update =
         "mutation($id: ID!) { updateWebhook(id: $id, input: {description: \"mine now\"}) { id } }";
