@@ -851,3 +851,87 @@ async fn bad_input_is_refused_with_its_field() {
         .await;
     assert_eq!(node["node"]["url"], ok_url);
 }
+
+/// The receiver of the README (`docs/examples/webhook-receiver.mjs`), run
+/// with Node: it accepts a delivery signed with its secret and refuses one
+/// signed with another.
+#[tokio::test]
+async fn the_readme_receiver_verifies_signatures() {
+    use tokio::io::AsyncBufReadExt;
+    let app = TestApp::spawn_with(fast).await;
+    let t = app.tokens();
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        probe.local_addr().expect("addr").port()
+    };
+    let url = format!("http://127.0.0.1:{port}/leadgraph");
+    let (hook, secret) = create(
+        &app,
+        &t.admin,
+        json!({"url": url, "events": ["LEAD_QUALIFIED"]}),
+    )
+    .await;
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/webhook-receiver.mjs");
+    let start = |secret: &str| {
+        tokio::process::Command::new("node")
+            .arg(&script)
+            .env("WEBHOOK_SECRET", secret)
+            .env("PORT", port.to_string())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs the example receiver")
+    };
+    let wait_listening = || async {
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the receiver never listened"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let test = "mutation($id: ID!) { testWebhook(id: $id) { id status lastResponseCode } }";
+    // Another secret: refused.
+    let mut wrong = start("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    wait_listening().await;
+    let refused = app.ok(&t.admin, test, json!({"id": hook})).await["testWebhook"].clone();
+    assert_eq!(refused["lastResponseCode"], 401);
+    assert_eq!(refused["status"], "FAILED");
+    wrong.kill().await.expect("stop");
+    // Its own secret: accepted and printed.
+    let mut right = start(&secret);
+    wait_listening().await;
+    let accepted = app.ok(&t.admin, test, json!({"id": hook})).await["testWebhook"].clone();
+    assert_eq!(accepted["lastResponseCode"], 204);
+    assert_eq!(accepted["status"], "SUCCEEDED");
+    let stdout = right.stdout.take().expect("stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(5), lines.next_line())
+        .await
+        .expect("a line in time")
+        .expect("read")
+        .expect("a line");
+    let printed: Value = serde_json::from_str(&line).expect("JSON");
+    assert_eq!(printed["id"], accepted["id"]);
+    assert_eq!(printed["type"], "WEBHOOK_TEST");
+}
+
+/// The README shows the example receiver exactly as the test runs it.
+#[test]
+fn the_readme_shows_the_receiver_as_it_is() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let example =
+        std::fs::read_to_string(root.join("docs/examples/webhook-receiver.mjs")).expect("example");
+    assert!(
+        readme.contains(&format!("```js\n{example}```")),
+        "README's receiver differs from docs/examples/webhook-receiver.mjs"
+    );
+    assert!(example.lines().count() <= 16, "the receiver stays short");
+}
