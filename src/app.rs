@@ -248,6 +248,8 @@ pub async fn serve(config: Config, demo: bool) -> AppResult<()> {
     crate::scoring::service::spawn_periodic(&state);
     tracing::info!(%addr, backend = ?state.db.backend(), "leadgraph serving GraphQL at /graphql");
     let events = state.events.clone();
+    let webhooks = state.webhooks.clone();
+    let webhook_grace = state.config.webhook_timeout + Duration::from_secs(5);
     let header_timeout = state.config.header_timeout;
     serve_on(listener, router(state), header_timeout, async move {
         shutdown_signal().await;
@@ -255,6 +257,8 @@ pub async fn serve(config: Config, demo: bool) -> AppResult<()> {
         events.shutdown();
     })
     .await;
+    // Attempts in flight are recorded and leases released before exit.
+    webhooks.wait_finished(webhook_grace).await;
     Ok(())
 }
 

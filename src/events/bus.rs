@@ -215,6 +215,11 @@ impl EventBus {
         }
     }
 
+    /// Whether the bus has been shut down.
+    pub fn is_stopped(&self) -> bool {
+        *self.shared.stop.borrow()
+    }
+
     /// Everything up to this sequence has been dispatched.
     pub fn position(&self) -> i64 {
         self.shared.position()

@@ -37,6 +37,8 @@ pub struct Webhooks {
     /// Wakes this instance's deliverers (a new webhook, a redelivery, a
     /// reactivation); other instances notice at their next poll.
     pub wake: Arc<Notify>,
+    /// Set when this instance's manager has stopped and released its leases.
+    pub finished: tokio::sync::watch::Sender<bool>,
 }
 
 impl Webhooks {
@@ -50,6 +52,19 @@ impl Webhooks {
             },
             allow_private: config.webhook_allow_private,
             wake: Arc::new(Notify::new()),
+            finished: tokio::sync::watch::channel(false).0,
         })
+    }
+
+    /// Wait (at most `limit`) until the manager has let its attempts in
+    /// flight finish and released its leases, after the event bus stopped.
+    pub async fn wait_finished(&self, limit: std::time::Duration) {
+        let mut finished = self.finished.subscribe();
+        if tokio::time::timeout(limit, finished.wait_for(|done| *done))
+            .await
+            .is_err()
+        {
+            tracing::warn!("webhook deliverers still running at exit; their leases expire");
+        }
     }
 }

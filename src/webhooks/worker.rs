@@ -16,8 +16,11 @@
 //! 3. sleeps until the bus dispatches new events, a local wake-up, the next
 //!    due retry, or the poll interval.
 //!
-//! At shutdown the leases are released so another instance (or the next
-//! start) takes over at once; after a crash, when they expire.
+//! At shutdown the attempts in flight finish and are recorded, then the
+//! leases are released, so another instance (or the next start) takes over
+//! at its next poll without sending them again; after a crash, when the
+//! leases expire (an attempt whose outcome was not recorded is then sent
+//! again, with the same `webhook-id`).
 
 use super::model::{EventKind, WebhookStatus, events_of, stages_of};
 use super::payload::{self, LeadView};
@@ -88,12 +91,18 @@ async fn manage(state: AppState, me: String) {
             () = tokio::time::sleep(poll(&state)) => {}
         }
     }
-    for task in running.values() {
-        task.abort();
+    // Let attempts in flight finish and be recorded, so the next holder of
+    // a lease does not send them again; a deliverer stops at its next step.
+    let grace = state.config.webhook_timeout + Duration::from_secs(2);
+    for (id, task) in running {
+        if tokio::time::timeout(grace, task).await.is_err() {
+            tracing::warn!(webhook = id, "a webhook deliverer did not stop in time");
+        }
     }
     if let Err(err) = release(&state, &me).await {
         tracing::warn!(error = %err, "cannot release webhook leases (they expire)");
     }
+    state.webhooks.finished.send_replace(true);
 }
 
 /// Take every free or expired lease and renew this instance's; the ids held.
@@ -192,6 +201,9 @@ async fn deliver(state: AppState, me: String, id: i64) {
 
 /// Ingest new events, then send what is due; the next due time, if any.
 async fn round(state: &AppState, me: &str, id: i64) -> AppResult<Option<DateTime<Utc>>> {
+    if state.events.is_stopped() {
+        return Ok(None);
+    }
     let Some(mut hook) = held(state, me, id, Duration::ZERO).await? else {
         return Ok(None);
     };
@@ -369,6 +381,9 @@ async fn send_due(
         *next = Some(next.map_or(t, |n| n.min(t)));
     };
     for d in pending {
+        if state.events.is_stopped() {
+            return Ok(None);
+        }
         if blocked.contains(&d.lead_id) {
             continue;
         }
