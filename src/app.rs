@@ -20,6 +20,8 @@ pub struct AppState {
     pub events: Arc<crate::events::EventBus>,
     /// Trusted documents and automatic persisted queries (both transports).
     pub persisted: Arc<crate::graphql::persisted::Persisted>,
+    /// Webhook delivery: the HTTP sender, retry schedule, wake-up.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 impl AppState {
@@ -150,14 +152,19 @@ pub async fn build_state(config: Config) -> AppResult<AppState> {
     let db = Db::connect(&config).await?;
     apply_migrations(&db).await?;
     let events = crate::events::EventBus::start(&db, &config).await?;
-    Ok(AppState {
+    let webhooks = crate::webhooks::Webhooks::from_config(&config)?;
+    let state = AppState {
         db,
         keys: Arc::new(keys),
         config: Arc::new(config),
         users: crate::users::service::UserCache::new(),
         events,
         persisted: Arc::new(persisted),
-    })
+        webhooks: Arc::new(webhooks),
+    };
+    // Deliverers run on every instance; leases keep one per webhook.
+    crate::webhooks::worker::spawn(state.clone());
+    Ok(state)
 }
 
 pub fn schema(state: &AppState) -> AppSchema {
@@ -255,6 +262,8 @@ pub async fn serve(config: Config, demo: bool) -> AppResult<()> {
     crate::scoring::service::spawn_periodic(&state);
     tracing::info!(%addr, backend = ?state.db.backend(), "leadgraph serving GraphQL at /graphql");
     let events = state.events.clone();
+    let webhooks = state.webhooks.clone();
+    let webhook_grace = state.config.webhook_timeout + Duration::from_secs(5);
     let header_timeout = state.config.header_timeout;
     serve_on(listener, router(state), header_timeout, async move {
         shutdown_signal().await;
@@ -262,6 +271,8 @@ pub async fn serve(config: Config, demo: bool) -> AppResult<()> {
         events.shutdown();
     })
     .await;
+    // Attempts in flight are recorded and leases released before exit.
+    webhooks.wait_finished(webhook_grace).await;
     Ok(())
 }
 

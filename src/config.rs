@@ -138,6 +138,77 @@ pub struct Config {
         global = true
     )]
     pub event_buffer: usize,
+    /// Allow webhook URLs that name or resolve to loopback, private,
+    /// link-local, unspecified or multicast addresses (tests, on-premise
+    /// receivers); `false` refuses them at creation and at every delivery
+    /// (docs/webhooks.md).
+    #[arg(
+        long,
+        env = "LEADGRAPH_WEBHOOK_ALLOW_PRIVATE",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub webhook_allow_private: bool,
+    /// Time one webhook delivery attempt may take (connect, send, answer).
+    #[arg(
+        long,
+        env = "LEADGRAPH_WEBHOOK_TIMEOUT",
+        default_value = "10s",
+        value_parser = humantime::parse_duration,
+        global = true
+    )]
+    pub webhook_timeout: Duration,
+    /// Delay before the first retry of a failed delivery; each later retry
+    /// waits twice as long (±20 % jitter), up to `LEADGRAPH_WEBHOOK_RETRY_MAX_DELAY`.
+    #[arg(
+        long,
+        env = "LEADGRAPH_WEBHOOK_RETRY_BASE",
+        default_value = "5s",
+        value_parser = humantime::parse_duration,
+        global = true
+    )]
+    pub webhook_retry_base: Duration,
+    /// The longest wait between two attempts of one delivery.
+    #[arg(
+        long,
+        env = "LEADGRAPH_WEBHOOK_RETRY_MAX_DELAY",
+        default_value = "3h",
+        value_parser = humantime::parse_duration,
+        global = true
+    )]
+    pub webhook_retry_max_delay: Duration,
+    /// How long a delivery is retried after its first attempt before it is
+    /// given up and its webhook marked `FAILING`.
+    #[arg(
+        long,
+        env = "LEADGRAPH_WEBHOOK_RETRY_WINDOW",
+        default_value = "24h",
+        value_parser = humantime::parse_duration,
+        global = true
+    )]
+    pub webhook_retry_window: Duration,
+    /// How long an instance holds a webhook's delivery lease without
+    /// renewing it; another instance takes the webhook over after that
+    /// (e.g. when the holder crashed). Kept above twice the timeout.
+    #[arg(
+        long,
+        env = "LEADGRAPH_WEBHOOK_LEASE",
+        default_value = "30s",
+        value_parser = humantime::parse_duration,
+        global = true
+    )]
+    pub webhook_lease: Duration,
+    /// How often each instance looks for webhooks to deliver and due
+    /// retries, beside the wake-up on new events.
+    #[arg(
+        long,
+        env = "LEADGRAPH_WEBHOOK_POLL_INTERVAL",
+        default_value = "1s",
+        value_parser = humantime::parse_duration,
+        global = true
+    )]
+    pub webhook_poll_interval: Duration,
     /// Origins allowed to open `/graphql/ws` (comma-separated, e.g.
     /// `https://app.example.com`). Empty = any: tokens travel in the
     /// `connection_init` payload, never in cookies, so a foreign page cannot

@@ -16,6 +16,8 @@ pub enum NodeType {
     ScoringRule,
     Persona,
     Campaign,
+    Webhook,
+    WebhookDelivery,
 }
 
 impl NodeType {
@@ -27,16 +29,20 @@ impl NodeType {
             NodeType::ScoringRule => "ScoringRule",
             NodeType::Persona => "Persona",
             NodeType::Campaign => "Campaign",
+            NodeType::Webhook => "Webhook",
+            NodeType::WebhookDelivery => "WebhookDelivery",
         }
     }
 
-    pub const ALL: [NodeType; 6] = [
+    pub const ALL: [NodeType; 8] = [
         NodeType::Lead,
         NodeType::User,
         NodeType::Interaction,
         NodeType::ScoringRule,
         NodeType::Persona,
         NodeType::Campaign,
+        NodeType::Webhook,
+        NodeType::WebhookDelivery,
     ];
 }
 

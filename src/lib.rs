@@ -26,3 +26,4 @@ pub mod seed;
 pub mod telemetry;
 pub mod users;
 pub mod validate;
+pub mod webhooks;

@@ -15,3 +15,5 @@ pub mod scoring_rule;
 pub mod scoring_settings;
 pub mod stage_change;
 pub mod stage_event;
+pub mod webhook;
+pub mod webhook_delivery;

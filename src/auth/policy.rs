@@ -202,6 +202,8 @@ pub enum Capability {
     MergeLeads,
     EraseLeads,
     Subscribe,
+    /// Create, change, list, test webhooks (within [`webhook_scope`]).
+    ManageWebhooks,
 }
 
 pub fn allows(role: Role, capability: Capability) -> bool {
@@ -224,7 +226,56 @@ pub fn allows(role: Role, capability: Capability) -> bool {
         MergeLeads => matches!(role, Admin | Marketing),
         EraseLeads => matches!(role, Admin),
         Subscribe => matches!(role, Admin | Marketing | Sales),
+        // SALES too: its webhooks carry only what its subscriptions would.
+        ManageWebhooks => matches!(role, Admin | Marketing | Sales),
     }
+}
+
+/// Which webhooks a viewer sees and manages (docs/webhooks.md#roles).
+/// ADMIN: every webhook. MARKETING and SALES: their own only — a webhook
+/// sends its owner's view of the leads to an outside address, so nobody but
+/// its owner and ADMIN may read or redirect it (MARKETING does not see
+/// ADMIN's webhooks). INGEST: none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WebhookScope {
+    All,
+    OwnedBy(i64),
+    Nothing,
+}
+
+impl WebhookScope {
+    pub fn admits(self, owner_id: i64) -> bool {
+        match self {
+            WebhookScope::All => true,
+            WebhookScope::OwnedBy(user) => user == owner_id,
+            WebhookScope::Nothing => false,
+        }
+    }
+}
+
+pub fn webhook_scope(viewer: &Viewer) -> WebhookScope {
+    if !allows(viewer.role, Capability::ManageWebhooks) {
+        return WebhookScope::Nothing;
+    }
+    match viewer.role {
+        Role::Admin => WebhookScope::All,
+        _ => WebhookScope::OwnedBy(viewer.user_id),
+    }
+}
+
+/// The leads a webhook's deliveries may carry: those its owner's
+/// subscription would receive — the owner's lead scope applied to the lead
+/// right after the change (its `to` stage and owner), as `bus::Filter`
+/// does. The owner's role is the one stored for the owner now, so a
+/// demoted owner's webhooks narrow with it.
+pub fn webhook_lead_scope(owner: &Viewer) -> LeadScope {
+    lead_scope(owner)
+}
+
+/// Whether a webhook's payloads may carry campaign cost: exactly when its
+/// owner may read it (`Campaign.budget` is hidden from SALES).
+pub fn webhook_shows_cost(owner: Role) -> bool {
+    allows(owner, Capability::ReadCampaignCost)
 }
 
 /// Query root fields every role may ask: the caller itself.
@@ -311,6 +362,7 @@ fn capability_text(capability: Capability) -> &'static str {
         MergeLeads => "merge leads",
         EraseLeads => "erase leads",
         Subscribe => "subscribe to events",
+        ManageWebhooks => "manage webhooks",
     }
 }
 
@@ -428,6 +480,7 @@ mod tests {
             (Subscribe, true, true, true, false),
             (CaptureLead, true, true, false, true),
             (CreateLead, true, true, true, false),
+            (ManageWebhooks, true, true, true, false),
         ] {
             assert_eq!(allows(Role::Admin, cap), admin, "{cap:?}");
             assert_eq!(allows(Role::Marketing, cap), marketing, "{cap:?}");
@@ -545,6 +598,33 @@ mod tests {
             assert_eq!(allows(role, Capability::MergeLeads), merge, "{role:?}");
             assert_eq!(allows(role, Capability::EraseLeads), erase, "{role:?}");
         }
+    }
+
+    #[test]
+    fn webhook_rows() {
+        // ADMIN manages every webhook; MARKETING and SALES their own; INGEST none.
+        let admin = webhook_scope(&viewer(Role::Admin, 1));
+        assert!(admin.admits(1) && admin.admits(2));
+        for role in [Role::Marketing, Role::Sales] {
+            let own = webhook_scope(&viewer(role, 2));
+            assert!(own.admits(2), "{role:?}");
+            assert!(!own.admits(1), "{role:?} must not see ADMIN's webhooks");
+        }
+        assert_eq!(
+            webhook_scope(&viewer(Role::Ingest, 3)),
+            WebhookScope::Nothing
+        );
+        assert!(!WebhookScope::Nothing.admits(3));
+        // Deliveries carry what the owner's subscription would.
+        let sales = viewer(Role::Sales, 7);
+        assert_eq!(webhook_lead_scope(&sales), lead_scope(&sales));
+        assert!(!webhook_lead_scope(&sales).admits(facts(LeadStage::Lead, None)));
+        assert!(webhook_lead_scope(&sales).admits(facts(LeadStage::Sql, Some(8))));
+        assert!(
+            webhook_lead_scope(&viewer(Role::Marketing, 2)).admits(facts(LeadStage::Lead, None))
+        );
+        assert!(webhook_shows_cost(Role::Admin) && webhook_shows_cost(Role::Marketing));
+        assert!(!webhook_shows_cost(Role::Sales) && !webhook_shows_cost(Role::Ingest));
     }
 
     fn any_role() -> impl Strategy<Value = Role> {

@@ -115,6 +115,9 @@ pub(super) struct Shared {
     position: Mutex<i64>,
     pub(super) wake: Notify,
     pub(super) stop: watch::Sender<bool>,
+    /// The dispatcher's position after each batch, for followers that read
+    /// the outbox themselves (the webhook deliverers).
+    progress: watch::Sender<i64>,
     retention_days: u32,
 }
 
@@ -165,6 +168,7 @@ impl EventBus {
             position: Mutex::new(position),
             wake: Notify::new(),
             stop,
+            progress: watch::channel(position).0,
             retention_days: config.event_retention_days,
         });
         let listener_name = format!("leadgraph-events-{}", uuid::Uuid::new_v4().simple());
@@ -211,6 +215,11 @@ impl EventBus {
         }
     }
 
+    /// Whether the bus has been shut down.
+    pub fn is_stopped(&self) -> bool {
+        *self.shared.stop.borrow()
+    }
+
     /// Everything up to this sequence has been dispatched.
     pub fn position(&self) -> i64 {
         self.shared.position()
@@ -219,6 +228,12 @@ impl EventBus {
     /// The `application_name` of the PostgreSQL LISTEN connection.
     pub fn listener_name(&self) -> Option<&str> {
         self.listener_name.as_deref()
+    }
+
+    /// The dispatcher's position, changed after each dispatched batch:
+    /// every event up to it is final (no PostgreSQL gap can fill below it).
+    pub fn progress(&self) -> watch::Receiver<i64> {
+        self.shared.progress.subscribe()
     }
 
     pub fn retention_days(&self) -> u32 {
@@ -413,6 +428,7 @@ impl Dispatcher {
             self.shared.publish(Arc::new(Event::new(row, lead)));
             self.last = seq;
         }
+        self.shared.progress.send_replace(self.last);
         metrics::counter!("leadgraph_events_dispatched_total").increment(count as u64);
         Ok(())
     }

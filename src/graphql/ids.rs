@@ -24,6 +24,8 @@ pub enum Node {
     ScoringRule(crate::scoring::types::ScoringRule),
     Persona(crate::personas::types::Persona),
     Campaign(crate::campaigns::types::Campaign),
+    Webhook(crate::webhooks::types::Webhook),
+    WebhookDelivery(crate::webhooks::types::WebhookDelivery),
 }
 
 #[derive(Default)]
@@ -68,6 +70,18 @@ impl NodeQuery {
             NodeType::Persona => crate::personas::types::Persona::visible(viewer, loaders, number)
                 .await?
                 .map(Node::Persona),
+            NodeType::Webhook => {
+                crate::webhooks::types::Webhook::visible(viewer, &super::state(ctx).db.read, number)
+                    .await?
+                    .map(Node::Webhook)
+            }
+            NodeType::WebhookDelivery => crate::webhooks::types::WebhookDelivery::visible(
+                viewer,
+                &super::state(ctx).db.read,
+                number,
+            )
+            .await?
+            .map(Node::WebhookDelivery),
         })
     }
 }

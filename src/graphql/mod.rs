@@ -32,6 +32,7 @@ pub struct QueryFields(
     crate::kpis::resolver::KpiQuery,
     crate::scoring::resolver::ScoringQuery,
     crate::personas::resolver::PersonaQuery,
+    crate::webhooks::resolver::WebhookQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -42,6 +43,7 @@ pub struct MutationRoot(
     crate::campaigns::resolver::CampaignMutation,
     crate::scoring::resolver::ScoringMutation,
     crate::personas::resolver::PersonaMutation,
+    crate::webhooks::resolver::WebhookMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -472,6 +472,11 @@ fn every_query_field() -> Vec<(&'static str, &'static str)> {
         ("scoringRules", "{ scoringRules { id } }"),
         ("scoringSettings", "{ scoringSettings { mqlThreshold } }"),
         ("users", "{ users { subject } }"),
+        ("webhooks", "{ webhooks { edges { node { id } } } }"),
+        (
+            "webhookDeliveries",
+            "{ webhookDeliveries(webhookId: \"V2ViaG9vazox\") { edges { node { id } } } }",
+        ),
     ]
 }
 
