@@ -1,4 +1,4 @@
-//! The command line: `leadgraph [serve|migrate|token|schema|seed|operations]`, every
+//! The command line: `leadgraph [serve|migrate|token|schema|seed|operations|import]`, every
 //! setting of [`Config`] a flag and an environment variable.
 
 use crate::auth::{Role, jwt::JwtKeys};
@@ -36,6 +36,9 @@ pub enum Command {
     /// The documented operations (docs/operations/).
     #[command(subcommand)]
     Operations(crate::graphql::operations::OperationsCommand),
+    /// Import from CSV files (docs/import-export.md).
+    #[command(subcommand)]
+    Import(crate::cli_import::ImportCommand),
 }
 
 #[derive(Debug, Default, Args)]
@@ -71,6 +74,7 @@ pub async fn run(cli: Cli) -> AppResult<()> {
         Command::Token(args) => token(&cli.config, &args),
         Command::Seed(args) => seed(&cli.config, &args).await,
         Command::Operations(command) => crate::graphql::operations::run(&command),
+        Command::Import(command) => crate::cli_import::run(&cli.config, command).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

@@ -202,6 +202,8 @@ pub enum Capability {
     MergeLeads,
     EraseLeads,
     Subscribe,
+    /// Import leads from a CSV file (`importLeads`, `leadgraph import`).
+    ImportLeads,
 }
 
 pub fn allows(role: Role, capability: Capability) -> bool {
@@ -224,6 +226,8 @@ pub fn allows(role: Role, capability: Capability) -> bool {
         MergeLeads => matches!(role, Admin | Marketing),
         EraseLeads => matches!(role, Admin),
         Subscribe => matches!(role, Admin | Marketing | Sales),
+        // An import creates and updates leads by the thousand: a marketing task.
+        ImportLeads => matches!(role, Admin | Marketing),
     }
 }
 
@@ -276,6 +280,7 @@ fn capability_text(capability: Capability) -> &'static str {
         MergeLeads => "merge leads",
         EraseLeads => "erase leads",
         Subscribe => "subscribe to events",
+        ImportLeads => "import leads",
     }
 }
 
@@ -393,6 +398,7 @@ mod tests {
             (Subscribe, true, true, true, false),
             (CaptureLead, true, true, false, true),
             (CreateLead, true, true, true, false),
+            (ImportLeads, true, true, false, false),
         ] {
             assert_eq!(allows(Role::Admin, cap), admin, "{cap:?}");
             assert_eq!(allows(Role::Marketing, cap), marketing, "{cap:?}");

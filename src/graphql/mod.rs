@@ -42,6 +42,7 @@ pub struct MutationRoot(
     crate::campaigns::resolver::CampaignMutation,
     crate::scoring::resolver::ScoringMutation,
     crate::personas::resolver::PersonaMutation,
+    crate::imports::resolver::ImportMutation,
 );
 
 #[derive(MergedSubscription, Default)]
