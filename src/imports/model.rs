@@ -90,6 +90,13 @@ pub struct Progress {
     pub rows: u64,
 }
 
+/// One column of the header and the lead field it fills (`None`: not imported).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ColumnRead {
+    pub column: String,
+    pub field: Option<String>,
+}
+
 /// What an import did (or, in a dry run, would do). Every row read is
 /// counted exactly once: `rows = created + updated + unchanged + skipped + failed`.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
@@ -111,9 +118,8 @@ pub struct ImportReport {
     pub failed: u64,
     /// The delimiter read, as text (`","`, `";"`, `"\t"`).
     pub delimiter: String,
-    /// How each column of the header was read: `(column, field)`, `None`
-    /// for a column that is not imported.
-    pub columns: Vec<(String, Option<String>)>,
+    /// How each column of the header was read.
+    pub columns: Vec<ColumnRead>,
     /// Things worth knowing that failed no row (unknown columns, …).
     pub warnings: Vec<String>,
     /// The row errors, in line order, up to the cap of the options.

@@ -75,6 +75,8 @@ pub fn read_row(
     if record.len() < width || extra_filled {
         let span = if end_line > line {
             format!(" (the row runs from line {line} to line {end_line}: an unbalanced quote?)")
+        } else if record.iter().any(|cell| cell.contains(&b'\n')) {
+            " (a cell runs over a line break: an unbalanced quote?)".to_owned()
         } else {
             String::new()
         };

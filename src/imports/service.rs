@@ -3,7 +3,7 @@
 //! paths (docs/import-export.md).
 
 use super::mapping::{self, Field, Mapping, map_header};
-use super::model::{ImportOptions, ImportReport, MAX_CHUNK_SIZE, OnDuplicate, Progress, RowError};
+use super::model::{ColumnRead, ImportOptions, ImportReport, MAX_CHUNK_SIZE, OnDuplicate, Progress, RowError};
 use super::row::{Campaigns, read_row};
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability, LeadAction};
@@ -96,7 +96,10 @@ pub async fn import_leads<R: Read + Send>(
             .headers
             .iter()
             .zip(&mapping.columns)
-            .map(|(h, f)| (h.clone(), f.map(|f| f.name().to_owned())))
+            .map(|(h, f)| ColumnRead {
+                column: h.clone(),
+                field: f.map(|f| f.name().to_owned()),
+            })
             .collect(),
         ..ImportReport::default()
     };

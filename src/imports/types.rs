@@ -166,7 +166,10 @@ impl From<ImportReport> for ImportLeadsReport {
             columns: r
                 .columns
                 .into_iter()
-                .map(|(column, field)| ImportColumn { column, field })
+                .map(|c| ImportColumn {
+                    column: c.column,
+                    field: c.field,
+                })
                 .collect(),
             warnings: r.warnings,
             errors: r.errors.into_iter().map(Into::into).collect(),

@@ -17,6 +17,7 @@ mod demo;
 mod graphiql;
 mod helpers;
 mod http;
+mod import;
 mod incremental;
 mod inputs;
 mod interactions;
