@@ -79,7 +79,10 @@ async fn import_leads(config: &Config, args: ImportLeadsArgs) -> AppResult<()> {
             (Box::new(std::io::stdin()), None)
         } else {
             let file = std::fs::File::open(&args.file).map_err(|err| {
-                AppError::config("FILE", format!("cannot open {}: {err}", args.file.display()))
+                AppError::config(
+                    "FILE",
+                    format!("cannot open {}: {err}", args.file.display()),
+                )
             })?;
             let size = file.metadata().ok().map(|m| m.len());
             (Box::new(file), size)
@@ -119,7 +122,10 @@ async fn import_leads(config: &Config, args: ImportLeadsArgs) -> AppResult<()> {
         let json = serde_json::to_vec_pretty(&report)
             .map_err(|err| AppError::internal_from("writing the report", err))?;
         std::fs::write(path, json).map_err(|err| {
-            AppError::config("--report", format!("cannot write {}: {err}", path.display()))
+            AppError::config(
+                "--report",
+                format!("cannot write {}: {err}", path.display()),
+            )
         })?;
         println!("report written to {}", path.display());
     }

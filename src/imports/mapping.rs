@@ -314,9 +314,7 @@ pub fn parse_delimiter(text: &str) -> Result<u8, String> {
         ";" | "semicolon" => Ok(b';'),
         "\t" | "tab" | "\\t" => Ok(b'\t'),
         "|" | "pipe" => Ok(b'|'),
-        other => Err(format!(
-            "unknown delimiter {other:?}: use , ; tab or |"
-        )),
+        other => Err(format!("unknown delimiter {other:?}: use , ; tab or |")),
     }
 }
 

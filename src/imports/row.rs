@@ -93,9 +93,7 @@ pub fn read_row(
     }
     let fault = |field: Field, message: String| RowError {
         line,
-        column: mapping
-            .column_of(field)
-            .map(|i| mapping.headers[i].clone()),
+        column: mapping.column_of(field).map(|i| mapping.headers[i].clone()),
         field: Some(field.name().to_owned()),
         code: "BAD_USER_INPUT".into(),
         message,
@@ -119,8 +117,8 @@ pub fn read_row(
         }
     }
     let mut take = |field: Field| cells.remove(&field);
-    let email = take(Field::Email)
-        .ok_or_else(|| fault(Field::Email, "email is required".to_owned()))?;
+    let email =
+        take(Field::Email).ok_or_else(|| fault(Field::Email, "email is required".to_owned()))?;
     let company_size = take(Field::CompanySize)
         .map(|text| mapping::parse_size(&text).map_err(|m| fault(Field::CompanySize, m)))
         .transpose()?;
@@ -187,7 +185,13 @@ mod tests {
     fn a_row_reads_into_a_checked_lead() {
         let m = mapping(&["Email", "Country", "Employees", "Channel", "Campaign"]);
         let lead = read_row(
-            &record(&[b" Ada@Example.COM ", b"de", b"1,200", b"paid search", b"spring webinar"]),
+            &record(&[
+                b" Ada@Example.COM ",
+                b"de",
+                b"1,200",
+                b"paid search",
+                b"spring webinar",
+            ]),
             2,
             2,
             &m,
@@ -211,7 +215,12 @@ mod tests {
         let err = |cells: &[&[u8]]| read_row(&record(cells), 7, 7, &m, &c).unwrap_err();
         let e = err(&[b"not-an-email", b"", b"", b"", b""]);
         assert_eq!(
-            (e.line, e.column.as_deref(), e.field.as_deref(), e.code.as_str()),
+            (
+                e.line,
+                e.column.as_deref(),
+                e.field.as_deref(),
+                e.code.as_str()
+            ),
             (7, Some("E-mail"), Some("email"), "BAD_USER_INPUT")
         );
         let e = err(&[b"a@b.co", b"XX", b"", b"", b""]);
@@ -235,7 +244,16 @@ mod tests {
         assert!(e.message.contains("2 cells"), "{}", e.message);
         // Empty cells beyond the header are harmless; filled ones are not.
         assert!(read_row(&record(&[b"a@b.co", b"", b"", b"", b"", b""]), 2, 2, &m, &c).is_ok());
-        assert!(read_row(&record(&[b"a@b.co", b"", b"", b"", b"", b"x"]), 2, 2, &m, &c).is_err());
+        assert!(
+            read_row(
+                &record(&[b"a@b.co", b"", b"", b"", b"", b"x"]),
+                2,
+                2,
+                &m,
+                &c
+            )
+            .is_err()
+        );
     }
 
     #[test]

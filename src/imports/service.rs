@@ -3,7 +3,9 @@
 //! paths (docs/import-export.md).
 
 use super::mapping::{self, Field, Mapping, map_header};
-use super::model::{ColumnRead, ImportOptions, ImportReport, MAX_CHUNK_SIZE, OnDuplicate, Progress, RowError};
+use super::model::{
+    ColumnRead, ImportOptions, ImportReport, MAX_CHUNK_SIZE, OnDuplicate, Progress, RowError,
+};
 use super::row::{Campaigns, read_row};
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability, LeadAction};
@@ -379,7 +381,9 @@ async fn weigh_chunk(
             (Some(_), OnDuplicate::Fail) => outcome.errors.push(stored_already(row)),
             (Some(id), OnDuplicate::Update) => {
                 let Some(lead) = current.get(id) else {
-                    outcome.errors.push(row_error(row, &AppError::not_found("lead")));
+                    outcome
+                        .errors
+                        .push(row_error(row, &AppError::not_found("lead")));
                     continue;
                 };
                 match leads::authorize(viewer, lead, LeadAction::UpdateFields) {

@@ -92,7 +92,8 @@ fn assert_every_row_counted(report: &Value) {
 #[tokio::test]
 async fn ten_thousand_rows_with_bad_ones_report_each_by_line_and_import_the_rest() {
     // A debug build on a busy machine: more time than the 30 s default.
-    let app = TestApp::spawn_with(|c| c.request_timeout = std::time::Duration::from_secs(300)).await;
+    let app =
+        TestApp::spawn_with(|c| c.request_timeout = std::time::Duration::from_secs(300)).await;
     let t = app.tokens();
     app.ok(
         &t.marketing,
@@ -152,16 +153,21 @@ async fn ten_thousand_rows_with_bad_ones_report_each_by_line_and_import_the_rest
                 // A quoted newline is data, not a new row: the next row's
                 // line is one further on.
                 line += 1;
-                format!("{email},A,B,\"Acme\nEurope\",CTO,DE,10,Software,paid search,Spring Webinar\n")
-                    .into_bytes()
+                format!(
+                    "{email},A,B,\"Acme\nEurope\",CTO,DE,10,Software,paid search,Spring Webinar\n"
+                )
+                .into_bytes()
             }
             9999 => {
                 expected.push((line, "-", "BAD_USER_INPUT"));
                 // An unbalanced quote runs to the end of the file.
                 format!("{email},\"A,B,C,CTO,DE,10,Software,,\n").into_bytes()
             }
-            _ => format!("{email},Ada,Lovelace,Acme {i},CTO,de,{},Software,,\n", i % 500)
-                .into_bytes(),
+            _ => format!(
+                "{email},Ada,Lovelace,Acme {i},CTO,de,{},Software,,\n",
+                i % 500
+            )
+            .into_bytes(),
         };
         csv.extend_from_slice(&row);
     }
@@ -181,7 +187,12 @@ async fn ten_thousand_rows_with_bad_ones_report_each_by_line_and_import_the_rest
     let errors = report["errors"].as_array().expect("errors");
     assert_eq!(errors[0]["column"], "Email");
     assert_eq!(errors[1]["column"], "Country");
-    assert!(errors[8]["message"].as_str().expect("message").contains("unbalanced quote"));
+    assert!(
+        errors[8]["message"]
+            .as_str()
+            .expect("message")
+            .contains("unbalanced quote")
+    );
     assert_eq!(
         lead_count(&app).await - before,
         10_000 - expected.len() as u64
@@ -191,7 +202,9 @@ async fn ten_thousand_rows_with_bad_ones_report_each_by_line_and_import_the_rest
     assert_eq!(ada.country.as_deref(), Some("DE"));
     assert_eq!(ada.company_size, Some(42));
     assert_eq!(ada.source_channel, "DIRECT");
-    let quoted = stored(&app, "lead6000@example.com").await.expect("imported");
+    let quoted = stored(&app, "lead6000@example.com")
+        .await
+        .expect("imported");
     assert_eq!(quoted.company.as_deref(), Some("Acme\nEurope"));
     assert_eq!(quoted.source_channel, "PAID_SEARCH");
     assert!(quoted.source_campaign_id.is_some());
@@ -212,7 +225,10 @@ async fn duplicates_of_stored_leads_are_updated_skipped_or_failed_as_asked() {
         (&json!(1), &json!(1), &json!(0)),
         "the default is skip: {report:#}"
     );
-    assert_eq!(stored(&app, "old@example.com").await.expect("old").company, None);
+    assert_eq!(
+        stored(&app, "old@example.com").await.expect("old").company,
+        None
+    );
 
     let report = import(&app, &t.marketing, csv, json!({"onDuplicate": "FAIL"})).await;
     assert_eq!(report["failed"], 2, "{report:#}");
@@ -272,8 +288,14 @@ async fn a_bom_semicolons_and_aliases_are_read_and_options_override_them() {
     .await;
     assert_eq!(report["delimiter"], ";");
     assert_eq!(report["created"], 1, "{report:#}");
-    assert_eq!(report["columns"][0], json!({"column": "E-Mail", "field": "email"}));
-    assert_eq!(report["columns"][4], json!({"column": "Notiz", "field": null}));
+    assert_eq!(
+        report["columns"][0],
+        json!({"column": "E-Mail", "field": "email"})
+    );
+    assert_eq!(
+        report["columns"][4],
+        json!({"column": "Notiz", "field": null})
+    );
     let warnings = report["warnings"].to_string();
     assert!(warnings.contains("Notiz"), "{warnings}");
     let lead = stored(&app, "bom@example.com").await.expect("imported");
@@ -306,7 +328,11 @@ async fn a_file_that_cannot_be_read_changes_nothing() {
             json!({"mapping": [{"column": "email", "field": "favourite colour"}]}),
             "options.mapping.0.field",
         ),
-        ("email\na@example.com\n", json!({"chunkSize": 0}), "options.chunkSize"),
+        (
+            "email\na@example.com\n",
+            json!({"chunkSize": 0}),
+            "options.chunkSize",
+        ),
     ] {
         let (_, body) = upload_raw(&app, &t.marketing, csv.into(), options).await;
         let ext = &body["errors"][0]["extensions"];
@@ -336,7 +362,10 @@ async fn a_dry_run_reports_and_writes_nothing() {
         "{report:#}"
     );
     assert_eq!(lead_count(&app).await, before);
-    assert_eq!(stored(&app, "old@example.com").await.expect("old").country, None);
+    assert_eq!(
+        stored(&app, "old@example.com").await.expect("old").country,
+        None
+    );
 }
 
 #[tokio::test]
@@ -425,7 +454,10 @@ async fn only_marketing_and_admin_may_import() {
             assert_eq!(body["data"]["importLeads"]["created"], 1, "{body:#}");
             assert_eq!(lead_count(&app).await, before + 1);
         } else {
-            assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body:#}");
+            assert_eq!(
+                body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+                "{body:#}"
+            );
             assert_eq!(lead_count(&app).await, before);
         }
     }
@@ -452,12 +484,8 @@ async fn multipart_requests_are_bounded_and_must_follow_the_spec() {
             .multipart(form)
             .send()
     };
-    let operations =
-        json!({"query": IMPORT, "variables": {"file": null}}).to_string();
-    let file = |bytes: Vec<u8>| {
-        reqwest::multipart::Part::bytes(bytes)
-            .file_name("a.csv")
-    };
+    let operations = json!({"query": IMPORT, "variables": {"file": null}}).to_string();
+    let file = |bytes: Vec<u8>| reqwest::multipart::Part::bytes(bytes).file_name("a.csv");
     let code = |body: &Value| body["errors"][0]["extensions"]["code"].clone();
 
     // Over LEADGRAPH_UPLOAD_MAX_BYTES: 413.
@@ -471,20 +499,29 @@ async fn multipart_requests_are_bounded_and_must_follow_the_spec() {
     .await
     .expect("request");
     assert_eq!(response.status(), reqwest::StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(code(&response.json().await.expect("json")), "LIMIT_EXCEEDED");
+    assert_eq!(
+        code(&response.json().await.expect("json")),
+        "LIMIT_EXCEEDED"
+    );
 
     // Two files: refused.
     let response = send(
         reqwest::multipart::Form::new()
             .text("operations", operations.clone())
-            .text("map", r#"{"0": ["variables.file"], "1": ["variables.other"]}"#)
+            .text(
+                "map",
+                r#"{"0": ["variables.file"], "1": ["variables.other"]}"#,
+            )
             .part("0", file(b"email\na@example.com\n".to_vec()))
             .part("1", file(b"email\nb@example.com\n".to_vec())),
     )
     .await
     .expect("request");
     assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
-    assert_eq!(code(&response.json().await.expect("json")), "LIMIT_EXCEEDED");
+    assert_eq!(
+        code(&response.json().await.expect("json")),
+        "LIMIT_EXCEEDED"
+    );
 
     // No map, a map naming a missing file, a batch: 400 BAD_USER_INPUT.
     for form in [
@@ -500,14 +537,18 @@ async fn multipart_requests_are_bounded_and_must_follow_the_spec() {
     ] {
         let response = send(form).await.expect("request");
         assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
-        assert_eq!(code(&response.json().await.expect("json")), "BAD_USER_INPUT");
+        assert_eq!(
+            code(&response.json().await.expect("json")),
+            "BAD_USER_INPUT"
+        );
     }
 
     // The file variable without a file: a coded error, no panic.
-    let body = app
-        .gql(&token, IMPORT, json!({"file": null}))
-        .await;
-    assert!(body["errors"][0]["extensions"]["code"].is_string(), "{body:#}");
+    let body = app.gql(&token, IMPORT, json!({"file": null})).await;
+    assert!(
+        body["errors"][0]["extensions"]["code"].is_string(),
+        "{body:#}"
+    );
     // JSON bodies keep working beside uploads.
     let me = app.ok(&token, "{ me { subject } }", json!({})).await;
     assert_eq!(me["me"]["subject"], "mia@example.com");
@@ -521,7 +562,10 @@ async fn leadgraph(args: &[&str], database_url: &str) -> (bool, String, String) 
             .args(args)
             .env("DATABASE_URL", database_url)
             .env("RUST_LOG", "error")
-            .env("LEADGRAPH_JWT_SECRET", "cli-import-secret-cli-import-secret-0123")
+            .env(
+                "LEADGRAPH_JWT_SECRET",
+                "cli-import-secret-cli-import-secret-0123",
+            )
             .output(),
     )
     .await
@@ -550,7 +594,16 @@ async fn the_command_line_imports_reports_each_bad_line_and_fails_when_rows_fail
     let report_path = report_file.to_str().expect("utf-8 path");
     // A dry run first: nothing written, the same errors.
     let (ok, stdout, _) = leadgraph(
-        &["import", "leads", path, "--dry-run", "--map", "Firma=company", "--map", "Land=country"],
+        &[
+            "import",
+            "leads",
+            path,
+            "--dry-run",
+            "--map",
+            "Firma=company",
+            "--map",
+            "Land=country",
+        ],
         &app.database_url,
     )
     .await;
@@ -560,8 +613,17 @@ async fn the_command_line_imports_reports_each_bad_line_and_fails_when_rows_fail
 
     let (ok, stdout, stderr) = leadgraph(
         &[
-            "import", "leads", path, "--map", "Firma=company", "--map", "Land=country",
-            "--report", report_path, "--actor", "ops@example.com",
+            "import",
+            "leads",
+            path,
+            "--map",
+            "Firma=company",
+            "--map",
+            "Land=country",
+            "--report",
+            report_path,
+            "--actor",
+            "ops@example.com",
         ],
         &app.database_url,
     )
@@ -569,8 +631,14 @@ async fn the_command_line_imports_reports_each_bad_line_and_fails_when_rows_fail
     assert!(!ok, "rows failed: the exit code says so");
     assert!(stdout.contains("2 created"), "{stdout}");
     assert!(stdout.contains("2 failed"), "{stdout}");
-    assert!(stderr.contains("line 3 column \"Mail\" (email)"), "{stderr}");
-    assert!(stderr.contains("line 4 column \"Land\" (country)"), "{stderr}");
+    assert!(
+        stderr.contains("line 3 column \"Mail\" (email)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 4 column \"Land\" (country)"),
+        "{stderr}"
+    );
     let report: Value =
         serde_json::from_slice(&std::fs::read(&report_file).expect("report")).expect("JSON");
     assert_eq!(report["failed"], 2);
@@ -589,7 +657,11 @@ async fn the_command_line_imports_reports_each_bad_line_and_fails_when_rows_fail
         .actor;
     assert_eq!(actor, "ops@example.com");
     let data = app
-        .ok(&t.marketing, "{ leads(first: 10) { totalCount } }", json!({}))
+        .ok(
+            &t.marketing,
+            "{ leads(first: 10) { totalCount } }",
+            json!({}),
+        )
         .await;
     assert_eq!(data["leads"]["totalCount"], 2);
 

@@ -243,13 +243,8 @@ async fn post_multipart(
         Err(err) => return auth_failure(err, format, &request_id),
     };
     let config = &g.state.config;
-    let read = upload::read_multipart(
-        &headers,
-        body,
-        config.upload_max_bytes,
-        config.body_timeout,
-    )
-    .await;
+    let read =
+        upload::read_multipart(&headers, body, config.upload_max_bytes, config.body_timeout).await;
     let multipart = match read {
         Ok(multipart) => multipart,
         Err(problem) => return response::upload_rejected(problem, format, &request_id),

@@ -118,7 +118,9 @@ pub(super) fn upload_rejected(
 ) -> Response {
     use super::upload::{MAX_FILES, UploadProblem};
     let (status, code, message) = match problem {
-        UploadProblem::TooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, "LIMIT_EXCEEDED", message),
+        UploadProblem::TooLarge(message) => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "LIMIT_EXCEEDED", message)
+        }
         UploadProblem::TooSlow => (
             StatusCode::REQUEST_TIMEOUT,
             "LIMIT_EXCEEDED",

@@ -179,9 +179,10 @@ async fn read_parts(
             }
         }
     }
-    let operation =
-        operation.ok_or_else(|| UploadProblem::Malformed("the `operations` field is missing".into()))?;
-    let mut map = map.ok_or_else(|| UploadProblem::Malformed("the `map` field is missing".into()))?;
+    let operation = operation
+        .ok_or_else(|| UploadProblem::Malformed("the `operations` field is missing".into()))?;
+    let mut map =
+        map.ok_or_else(|| UploadProblem::Malformed("the `map` field is missing".into()))?;
     let mut uploads = Vec::new();
     for (name, file) in files {
         let paths = map.remove(&name).ok_or_else(|| {
