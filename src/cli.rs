@@ -1,4 +1,4 @@
-//! The command line: `leadgraph [serve|migrate|token|schema|seed|operations|export]`, every
+//! The command line: `leadgraph [serve|migrate|token|schema|seed|operations|export|import]`, every
 //! setting of [`Config`] a flag and an environment variable.
 
 use crate::auth::{Role, jwt::JwtKeys};
@@ -39,6 +39,9 @@ pub enum Command {
     /// Export leads or a KPI table as CSV (docs/export.md).
     #[command(subcommand)]
     Export(crate::exports::cli::ExportCommand),
+    /// Import from CSV files (docs/import-export.md).
+    #[command(subcommand)]
+    Import(crate::cli_import::ImportCommand),
 }
 
 #[derive(Debug, Default, Args)]
@@ -75,6 +78,7 @@ pub async fn run(cli: Cli) -> AppResult<()> {
         Command::Seed(args) => seed(&cli.config, &args).await,
         Command::Operations(command) => crate::graphql::operations::run(&command),
         Command::Export(command) => crate::exports::cli::run(&cli.config, &command).await,
+        Command::Import(command) => crate::cli_import::run(&cli.config, command).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

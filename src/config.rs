@@ -372,6 +372,15 @@ pub struct Config {
         global = true
     )]
     pub trusted_documents: TrustedDocuments,
+    /// Largest file a `multipart/form-data` POST to `/graphql` may upload
+    /// (`importLeads`), in bytes; JSON bodies keep their 1 MiB limit.
+    #[arg(
+        long,
+        env = "LEADGRAPH_UPLOAD_MAX_BYTES",
+        default_value_t = 20 * 1024 * 1024,
+        global = true
+    )]
+    pub upload_max_bytes: usize,
 }
 
 /// A duration such as `1h` or `90s`; a bare `0` is zero (off).

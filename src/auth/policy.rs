@@ -204,6 +204,8 @@ pub enum Capability {
     Subscribe,
     /// Create, change, list, test webhooks (within [`webhook_scope`]).
     ManageWebhooks,
+    /// Import leads from a CSV file (`importLeads`, `leadgraph import`).
+    ImportLeads,
 }
 
 pub fn allows(role: Role, capability: Capability) -> bool {
@@ -228,6 +230,8 @@ pub fn allows(role: Role, capability: Capability) -> bool {
         Subscribe => matches!(role, Admin | Marketing | Sales),
         // SALES too: its webhooks carry only what its subscriptions would.
         ManageWebhooks => matches!(role, Admin | Marketing | Sales),
+        // An import creates and updates leads by the thousand: a marketing task.
+        ImportLeads => matches!(role, Admin | Marketing),
     }
 }
 
@@ -363,6 +367,7 @@ fn capability_text(capability: Capability) -> &'static str {
         EraseLeads => "erase leads",
         Subscribe => "subscribe to events",
         ManageWebhooks => "manage webhooks",
+        ImportLeads => "import leads",
     }
 }
 
@@ -481,6 +486,7 @@ mod tests {
             (CaptureLead, true, true, false, true),
             (CreateLead, true, true, true, false),
             (ManageWebhooks, true, true, true, false),
+            (ImportLeads, true, true, false, false),
         ] {
             assert_eq!(allows(Role::Admin, cap), admin, "{cap:?}");
             assert_eq!(allows(Role::Marketing, cap), marketing, "{cap:?}");

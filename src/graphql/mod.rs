@@ -44,6 +44,7 @@ pub struct MutationRoot(
     crate::scoring::resolver::ScoringMutation,
     crate::personas::resolver::PersonaMutation,
     crate::webhooks::resolver::WebhookMutation,
+    crate::imports::resolver::ImportMutation,
 );
 
 #[derive(MergedSubscription, Default)]

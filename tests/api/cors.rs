@@ -190,7 +190,15 @@ async fn with_cors_on_the_csrf_rules_still_hold() {
             .send()
             .await
             .expect("request");
-        assert_eq!(response.status().as_u16(), 415, "{content_type}");
+        // multipart/form-data is read as an upload (the GraphQL multipart
+        // request spec): this body is no such form, so 400; a cross-site
+        // form could not send the bearer token anyway.
+        let expected = if content_type.starts_with("multipart/") {
+            400
+        } else {
+            415
+        };
+        assert_eq!(response.status().as_u16(), expected, "{content_type}");
     }
     let response = app
         .client

@@ -18,6 +18,7 @@ mod export;
 mod graphiql;
 mod helpers;
 mod http;
+mod import;
 mod incremental;
 mod inputs;
 mod interactions;

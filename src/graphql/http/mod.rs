@@ -2,8 +2,9 @@
 //! async-graphql-axum handler does not): media-type negotiation, 4xx for
 //! request errors with `application/graphql-response+json`, queries only over
 //! GET (405 otherwise), 415 for any POST that is not UTF-8
-//! `application/json` (so a cross-site "simple request" never executes), 413
-//! over 1 MiB, bounded batches, subscriptions refused (they are served over
+//! `application/json` or a `multipart/form-data` file upload (`upload.rs`:
+//! the GraphQL multipart request spec, authenticated before it is read), 413
+//! over 1 MiB (uploads: `LEADGRAPH_UPLOAD_MAX_BYTES`), bounded batches, subscriptions refused (they are served over
 //! WebSocket), and every error — those of the HTTP layer included — with
 //! `extensions.code`. A request may name a persisted operation instead of
 //! sending its `query` (`graphql::persisted`; over GET, `extensions` is a
@@ -15,6 +16,7 @@
 mod negotiate;
 mod request;
 mod response;
+mod upload;
 
 pub use request::bearer;
 pub use response::panic_response;
@@ -55,6 +57,9 @@ async fn post_graphql(State(g): State<Executor>, headers: HeaderMap, body: HttpB
     let Some(format) = negotiate(&headers) else {
         return not_acceptable(&request_id);
     };
+    if upload::is_multipart(&headers) {
+        return post_multipart(g, headers, body, format, request_id).await;
+    }
     let body = match read_body(&headers, body, g.state.config.body_timeout).await {
         Ok(body) => body,
         Err(problem) => return body_rejected(problem, format, &request_id),
@@ -113,7 +118,7 @@ async fn post_graphql(State(g): State<Executor>, headers: HeaderMap, body: HttpB
     }
     let mut outputs = Vec::with_capacity(parsed_ops.len());
     for op in parsed_ops {
-        match execute(&g, &viewer, op, false, &request_id).await {
+        match execute(&g, &viewer, op, Vec::new(), false, &request_id).await {
             Ok(executed) => outputs.push(executed),
             Err(MutationOverGet) => return mutation_over_get(format, &request_id),
         }
@@ -193,7 +198,7 @@ async fn get_graphql(
     if let Err(limited) = g.rate_check(&viewer.subject, 1) {
         return rate_limited(limited, format, &request_id);
     }
-    match execute(&g, &viewer, op, true, &request_id).await {
+    match execute(&g, &viewer, op, Vec::new(), true, &request_id).await {
         Ok(executed) => finish(
             vec![executed],
             false,
@@ -224,14 +229,59 @@ async fn other_method() -> Response {
 /// A mutation sent with GET: 405.
 struct MutationOverGet;
 
+/// A `multipart/form-data` POST (`upload.rs`): authenticated before its
+/// body is read, so no anonymous client makes the server spool a file.
+async fn post_multipart(
+    g: Executor,
+    headers: HeaderMap,
+    body: HttpBody,
+    format: Format,
+    request_id: String,
+) -> Response {
+    let viewer = match authenticate(&g.state, &headers).await {
+        Ok(v) => v,
+        Err(err) => return auth_failure(err, format, &request_id),
+    };
+    let config = &g.state.config;
+    let read =
+        upload::read_multipart(&headers, body, config.upload_max_bytes, config.body_timeout).await;
+    let multipart = match read {
+        Ok(multipart) => multipart,
+        Err(problem) => return response::upload_rejected(problem, format, &request_id),
+    };
+    if let Err(limited) = g.rate_check(&viewer.subject, 1) {
+        return rate_limited(limited, format, &request_id);
+    }
+    let executed = execute(
+        &g,
+        &viewer,
+        multipart.operation,
+        multipart.uploads,
+        false,
+        &request_id,
+    )
+    .await;
+    match executed {
+        Ok(executed) => finish(
+            vec![executed],
+            false,
+            format,
+            &request_id,
+            g.max_response_bytes(),
+        ),
+        Err(MutationOverGet) => mutation_over_get(format, &request_id),
+    }
+}
+
 async fn execute(
     g: &Executor,
     viewer: &Viewer,
     op: Operation,
+    uploads: Vec<(String, async_graphql::UploadValue)>,
     over_get: bool,
     request_id: &str,
 ) -> Result<Executed, MutationOverGet> {
-    let admitted = match g.admit_operation(
+    let mut admitted = match g.admit_operation(
         op.query,
         op.extensions.as_ref(),
         op.variables,
@@ -240,6 +290,9 @@ async fn execute(
         Ok(admitted) => admitted,
         Err(refusal) => return Ok(request_error(refusal)),
     };
+    for (path, file) in uploads {
+        admitted.request.set_upload(&path, file);
+    }
     match admitted.operation {
         Some(OperationType::Mutation) if over_get => return Err(MutationOverGet),
         Some(OperationType::Subscription) => {

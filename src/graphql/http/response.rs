@@ -110,6 +110,47 @@ pub(super) fn respond_error(
     respond(status, format, body, request_id)
 }
 
+/// A multipart upload that could not be read (`upload.rs`).
+pub(super) fn upload_rejected(
+    problem: super::upload::UploadProblem,
+    format: Format,
+    request_id: &str,
+) -> Response {
+    use super::upload::{MAX_FILES, UploadProblem};
+    let (status, code, message) = match problem {
+        UploadProblem::TooLarge(message) => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "LIMIT_EXCEEDED", message)
+        }
+        UploadProblem::TooSlow => (
+            StatusCode::REQUEST_TIMEOUT,
+            "LIMIT_EXCEEDED",
+            "the request body was not received in time".to_owned(),
+        ),
+        UploadProblem::TooManyFiles => (
+            StatusCode::BAD_REQUEST,
+            "LIMIT_EXCEEDED",
+            format!("a request carries at most {MAX_FILES} file"),
+        ),
+        UploadProblem::Malformed(message) => (StatusCode::BAD_REQUEST, "BAD_USER_INPUT", message),
+        UploadProblem::Internal(message) => {
+            tracing::error!(request_id, error = message, "an upload could not be stored");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                "internal error".to_owned(),
+            )
+        }
+    };
+    let mut response = respond_error(status, format, code, &message, request_id);
+    if status != StatusCode::BAD_REQUEST {
+        // The rest of the body is not read: the connection cannot be reused.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
 /// A body that could not be read: over the limit (413), too slow (408), or
 /// broken.
 pub(super) fn body_rejected(problem: BodyProblem, format: Format, request_id: &str) -> Response {

@@ -46,6 +46,7 @@ pub fn search_text(m: &lead::Model) -> String {
 }
 
 /// Validated attributes of a new lead.
+#[derive(Clone, Debug)]
 pub struct CheckedLead {
     pub email: String,
     pub first_name: Option<String>,
@@ -148,22 +149,13 @@ fn email_field(new: &CheckedLead) -> String {
     }
 }
 
-/// Insert a lead with its creation in the history and the outbox, inside the
-/// caller's transaction. A duplicate email is `CONFLICT`; a source campaign
-/// that does not exist is `BAD_USER_INPUT`.
-pub async fn insert(
+/// The row of a new lead at LEAD, unscored, before its id is known.
+pub(super) fn new_model(
     viewer: &Viewer,
-    txn: &impl ConnectionTrait,
     new: CheckedLead,
-) -> AppResult<lead::Model> {
-    let channel = source_channel(txn, &new).await?;
-    if id_by_email(txn, &new.email).await?.is_some() {
-        return Err(duplicate(viewer, txn, &new.email, &email_field(&new)).await);
-    }
-    let email = new.email.clone();
-    let email_field = email_field(&new);
-    let now = validate::now();
-    let owner_id = policy::owner_of_created_lead(viewer);
+    channel: Channel,
+    now: chrono::DateTime<chrono::Utc>,
+) -> lead::Model {
     let mut model = lead::Model {
         id: 0,
         email: new.email,
@@ -187,7 +179,7 @@ pub async fn insert(
         icp_fit: None,
         source_channel: channel.code().to_owned(),
         source_campaign_id: new.source_campaign_id,
-        owner_id,
+        owner_id: policy::owner_of_created_lead(viewer),
         qual_budget: false,
         qual_need: false,
         qual_authority: false,
@@ -205,6 +197,25 @@ pub async fn insert(
         version: 1,
     };
     model.search_text = search_text(&model);
+    model
+}
+
+/// Insert a lead with its creation in the history and the outbox, inside the
+/// caller's transaction. A duplicate email is `CONFLICT`; a source campaign
+/// that does not exist is `BAD_USER_INPUT`.
+pub async fn insert(
+    viewer: &Viewer,
+    txn: &impl ConnectionTrait,
+    new: CheckedLead,
+) -> AppResult<lead::Model> {
+    let channel = source_channel(txn, &new).await?;
+    if id_by_email(txn, &new.email).await?.is_some() {
+        return Err(duplicate(viewer, txn, &new.email, &email_field(&new)).await);
+    }
+    let email = new.email.clone();
+    let email_field = email_field(&new);
+    let now = validate::now();
+    let model = new_model(viewer, new, channel, now);
     let mut active: lead::ActiveModel = model.into();
     active.id = sea_orm::ActiveValue::NotSet;
     let inserted = match lead::Entity::insert(active).exec_with_returning(txn).await {
