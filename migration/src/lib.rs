@@ -8,6 +8,7 @@ mod m20261126_000003_campaigns;
 mod m20261126_000006_event_retention;
 mod m20261126_000007_score_state;
 mod m20261204_000008_scoring_version;
+pub mod m20261204_000010_kpi_rollups;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_event_retention::Migration),
             Box::new(m20261126_000007_score_state::Migration),
             Box::new(m20261204_000008_scoring_version::Migration),
+            Box::new(m20261204_000010_kpi_rollups::Migration),
         ]
     }
 }

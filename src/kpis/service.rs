@@ -290,9 +290,39 @@ impl Cohorts {
     }
 }
 
-/// One statement over the leads created in the period, per group: every
-/// count, mean delay and sum `funnel` and `costPerLead` need.
-async fn cohort(
+/// Every count, mean delay and sum `funnel` and `costPerLead` need, per
+/// group, from the daily rollups (whole days) and the lead rows of the
+/// partial days at the edges of the period (`rollups::totals`).
+pub async fn cohort(
+    db: &impl ConnectionTrait,
+    period: &Period,
+    group_by: GroupBy,
+) -> AppResult<BTreeMap<Key, CohortRow>> {
+    let totals = super::rollups::totals(db, period.from, period.to, group_by).await?;
+    let mut cohort: BTreeMap<Key, CohortRow> = totals
+        .into_iter()
+        .filter(|(_, t)| t.new_leads() != 0)
+        .map(|(key, t)| {
+            (
+                key,
+                CohortRow {
+                    counts: t.counts(),
+                    revenue: t.revenue(),
+                },
+            )
+        })
+        .collect();
+    if group_by == GroupBy::None {
+        cohort.entry(Key::All).or_default();
+    }
+    Ok(cohort)
+}
+
+/// The reference the rollups are checked against (the differential test):
+/// the KPIs' first implementation, one statement over the lead rows of the
+/// cohort, per group, with its own definitions (AVG of the milestone
+/// differences in days).
+pub async fn reference_cohort(
     db: &impl ConnectionTrait,
     period: &Period,
     group_by: GroupBy,
@@ -443,6 +473,19 @@ pub async fn lead_relevance(
             "minIcpFit must be between 0 and 1",
         ));
     }
+    let totals = super::rollups::totals(db, period.from, period.to, GroupBy::None).await?;
+    let all = totals.get(&Key::All).copied().unwrap_or_default();
+    let matching = super::rollups::matching_icp(db, period.from, period.to, min_icp_fit).await?;
+    Ok((all.new_leads(), matching, all.disqualified()))
+}
+
+/// `leadRelevance` from the lead rows: the reference of the differential
+/// test.
+pub async fn reference_lead_relevance(
+    db: &impl ConnectionTrait,
+    period: &Period,
+    min_icp_fit: f64,
+) -> AppResult<(i64, i64, i64)> {
     let aggregates = format!(
         "COUNT(*) AS n, SUM(CASE WHEN icp_fit >= $3 THEN 1 ELSE 0 END) AS m, {} AS dq",
         disqualified_sum()
