@@ -30,6 +30,7 @@ mod operations;
 mod persisted;
 mod personas;
 mod plans;
+mod rollups;
 mod schema;
 mod scoring;
 mod storage;
