@@ -248,6 +248,83 @@ pub async fn totals(
     Ok(out)
 }
 
+/// A bucket of a trend: `[start, end)`.
+pub type Bucket = (DateTime<Utc>, DateTime<Utc>);
+
+/// The bucket of `buckets` (contiguous, in order) that holds `t`.
+pub fn bucket_of(buckets: &[Bucket], t: DateTime<Utc>) -> Option<usize> {
+    let i = buckets
+        .partition_point(|(start, _)| *start <= t)
+        .checked_sub(1)?;
+    (t < buckets[i].1).then_some(i)
+}
+
+/// Totals per group and bucket of a trend (`buckets` contiguous, in
+/// order): one rollup statement grouped by key and day for the whole days,
+/// the lead rows for the partial days at the two ends.
+pub async fn series(
+    db: &impl ConnectionTrait,
+    buckets: &[Bucket],
+    group_by: GroupBy,
+) -> AppResult<BTreeMap<Key, Vec<Totals>>> {
+    let mut out: BTreeMap<Key, Vec<Totals>> = BTreeMap::new();
+    let (Some(first), Some(last)) = (buckets.first(), buckets.last()) else {
+        return Ok(out);
+    };
+    let n = buckets.len();
+    let s = split(first.0, last.1);
+    if let Some((a, b)) = s.days {
+        let aggregates = sums(sql::COUNTS.iter().map(|c| (*c).to_owned()));
+        let query = match rollup_key_column(group_by) {
+            None => format!(
+                "SELECT CAST(day AS TEXT) AS d, {aggregates} FROM kpi_rollup \
+                 WHERE day >= $1 AND day < $2 GROUP BY day"
+            ),
+            Some(k) => format!(
+                "SELECT {k} AS k, CAST(day AS TEXT) AS d, {aggregates} FROM kpi_rollup \
+                 WHERE day >= $1 AND day < $2 GROUP BY {k}, day"
+            ),
+        };
+        let backend = db.get_database_backend();
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                query,
+                vec![a.into(), b.into()],
+            ))
+            .await?;
+        for row in &rows {
+            let totals = Totals::read(row)?;
+            if totals.is_zero() {
+                continue;
+            }
+            let day = row.try_get::<String>("", "d")?;
+            let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                .map_err(|e| AppError::internal(format!("rollup day {day}: {e}")))?;
+            let Some(i) = bucket_of(buckets, midnight(day)) else {
+                continue;
+            };
+            out.entry(read_key(row, group_by)?)
+                .or_insert_with(|| vec![Totals::default(); n])[i]
+                .add(&totals);
+        }
+    }
+    for (a, b) in [s.before, s.after].into_iter().flatten() {
+        for (i, (start, end)) in buckets.iter().enumerate() {
+            let (from, to) = (a.max(*start), b.min(*end));
+            if from >= to {
+                continue;
+            }
+            let mut piece = BTreeMap::new();
+            from_leads(db, from, to, group_by, &mut piece).await?;
+            for (key, totals) in piece {
+                out.entry(key).or_insert_with(|| vec![Totals::default(); n])[i].add(&totals);
+            }
+        }
+    }
+    Ok(out)
+}
+
 async fn count_one(db: &impl ConnectionTrait, query: String, values: Vec<Value>) -> AppResult<i64> {
     let backend = db.get_database_backend();
     let row = db

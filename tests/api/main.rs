@@ -35,3 +35,4 @@ mod schema;
 mod scoring;
 mod storage;
 mod subscriptions;
+mod trends;
