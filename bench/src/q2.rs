@@ -1,5 +1,6 @@
 //! Q2, the marketing KPIs of docs/performance.md: `funnel(groupBy: CHANNEL)` and
-//! `costPerLead(groupBy: CHANNEL)` in one request, over the 90 days that end
+//! `costPerLead(groupBy: CHANNEL)` in one request (a trend with
+//! `--q2-interval`), over the 90 days (`--q2-days`) that end
 //! at the first midnight (UTC) after the latest lead's creation. The seed
 //! spreads leads over the two years before its end (2026-11-01), so that is
 //! its last 90 days, full of cohort leads, stage histories and spend;
@@ -29,23 +30,25 @@ pub struct Q2 {
 impl Q2 {
     pub fn note(&self, checked: &str) -> String {
         format!(
-            "period [{}, {}): the 90 days up to the midnight after the latest lead's creation; \
+            "period [{}, {}): the {} days up to the midnight after the latest lead's creation; \
              one request for funnel + costPerLead by CHANNEL (MARKETING token); SQL: the \
              server's three aggregate statements by hand; {checked}",
             self.from.format("%Y-%m-%d"),
-            self.to.format("%Y-%m-%d")
+            self.to.format("%Y-%m-%d"),
+            (self.to - self.from).num_days()
         )
     }
 }
 
-/// The period from the data, and the request.
-pub async fn prepare(sql: &Sql) -> Result<Q2, String> {
+/// The period from the data (`days` up to the midnight after the latest
+/// lead), and the request (a trend when `interval` is given).
+pub async fn prepare(sql: &Sql, days: i64, interval: Option<&str>) -> Result<Q2, String> {
     let latest = sql
         .latest_lead()
         .await?
         .ok_or("Q2: the database has no leads")?;
     let end_day = latest.date_naive() + Duration::days(1);
-    let first_day = end_day - Duration::days(90);
+    let first_day = end_day - Duration::days(days);
     let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
     let (Some(from), Some(to)) = (midnight(first_day), midnight(end_day)) else {
         return Err(format!("Q2: no period ends after {latest}"));
@@ -59,7 +62,13 @@ pub async fn prepare(sql: &Sql) -> Result<Q2, String> {
         to,
         first_day,
         end_day,
-        body: api::body(api::Q2_QUERY, json!({ "period": period })),
+        body: match interval {
+            None => api::body(api::Q2_QUERY, json!({ "period": period })),
+            Some(i) => api::body(
+                api::Q2_TREND_QUERY,
+                json!({ "period": period, "interval": i }),
+            ),
+        },
     })
 }
 
