@@ -148,10 +148,16 @@ fn from_api(data: &Value) -> Result<BTreeMap<String, Q2Channel>, String> {
     Ok(channels)
 }
 
+/// Mean days agree to 10^-9 relative, plus one millisecond: the server
+/// sums exact microseconds (its KPI rollups), SQLite's `julianday` in the
+/// hand-written SQL sees milliseconds.
 fn close(a: Option<f64>, b: Option<f64>) -> bool {
+    const MILLISECOND_IN_DAYS: f64 = 1.0 / 86_400_000.0;
     match (a, b) {
         (None, None) => true,
-        (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
+        (Some(a), Some(b)) => {
+            (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0) + MILLISECOND_IN_DAYS
+        }
         _ => false,
     }
 }
