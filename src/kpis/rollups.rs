@@ -445,11 +445,15 @@ fn compare(stored: &Rows, expected: &Rows, columns: &[&str], drift: &mut Vec<Dri
 
 /// `leadgraph rollups verify`: every rollup row against the same sums
 /// aggregated from the lead rows; the rows that differ (none when the
-/// rollups are right). Reads in one transaction, so a consistent snapshot
-/// on PostgreSQL.
+/// rollups are right). Reads in one transaction (REPEATABLE READ on
+/// PostgreSQL), so both sides see the same snapshot of a live database.
 pub async fn verify(db: &DatabaseConnection) -> AppResult<Vec<Drift>> {
     let txn = db.begin().await?;
     let backend = txn.get_database_backend();
+    if backend == DbBackend::Postgres {
+        txn.execute_unprepared("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .await?;
+    }
     let text = |e: &str| format!("CAST({e} AS TEXT)");
     let key = format!(
         "{} || ' ' || channel || ' ' || {} || ' ' || {} AS key",

@@ -229,6 +229,9 @@ pub async fn funnel(
 /// A bucket of a trend and its figures.
 pub type Series<T> = Vec<(rollups::Bucket, T)>;
 
+/// A group, its figures over the period and, with an interval, per bucket.
+pub type Trend<T> = (Group, T, Option<Series<T>>);
+
 /// The buckets of a trend over `period`, or `LIMIT_EXCEEDED` past
 /// [`calc::MAX_BUCKETS`].
 pub fn trend_buckets(period: &Period, interval: Interval) -> AppResult<Vec<rollups::Bucket>> {
@@ -250,7 +253,7 @@ pub async fn funnel_trend(
     period: &Period,
     group_by: GroupBy,
     interval: Option<Interval>,
-) -> AppResult<Vec<(Group, CohortCounts, Option<Series<CohortCounts>>)>> {
+) -> AppResult<Vec<Trend<CohortCounts>>> {
     policy::require(viewer, Capability::ReadKpis)?;
     check(period)?;
     let buckets = interval.map(|i| trend_buckets(period, i)).transpose()?;
@@ -548,7 +551,7 @@ pub async fn cost_per_lead_trend(
     period: &Period,
     group_by: GroupBy,
     interval: Option<Interval>,
-) -> AppResult<Vec<(Group, CostFigures, Option<Series<CostFigures>>)>> {
+) -> AppResult<Vec<Trend<CostFigures>>> {
     policy::require(viewer, Capability::ReadCampaignCost)?;
     check(period)?;
     if group_by == GroupBy::Persona {
