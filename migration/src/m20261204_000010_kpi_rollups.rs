@@ -16,7 +16,8 @@
 //!
 //! - SQLite: row triggers (one writer at a time, so no lock order to keep);
 //!   the update trigger fires only when a KPI fact changed.
-//! - PostgreSQL: statement triggers with transition tables: one upsert per
+//! - PostgreSQL: statement triggers with transition tables: an update that
+//!   changes no KPI column returns at once; else one upsert per
 //!   statement, its deltas summed per rollup row, zero deltas dropped, and
 //!   rows locked in key order (`ORDER BY` the key), so two writers never
 //!   wait on each other in opposite orders within a statement.
@@ -291,8 +292,28 @@ async fn create_triggers(
                     "(SELECT 1 AS sign, n.* FROM kpi_new n UNION ALL SELECT -1 AS sign, o.* FROM kpi_old o)",
                 ),
             ] {
+                // An update that changes no KPI column (a score, a note)
+                // returns after one join of the transition tables by id.
+                let guard = if event == "update" {
+                    let facts = |t: &str| {
+                        FACTS
+                            .iter()
+                            .map(|c| format!("{t}.{c}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    format!(
+                        "IF NOT EXISTS (SELECT 1 FROM kpi_new n FULL JOIN kpi_old o ON o.id = n.id \
+                         WHERE o.id IS NULL OR n.id IS NULL OR ({}) IS DISTINCT FROM ({})) \
+                         THEN RETURN NULL; END IF; ",
+                        facts("o"),
+                        facts("n")
+                    )
+                } else {
+                    String::new()
+                };
                 let body = format!(
-                    "{}; {};",
+                    "{guard}{}; {};",
                     upsert_rollup(&aggregate(backend, source, "1 = 1", true)),
                     upsert_fit(&fit_aggregate(backend, source, "1 = 1", true))
                 );
