@@ -554,6 +554,59 @@ mod tests {
         })
     }
 
+    /// A time with 0, 3, 6 or 9 fractional digits, as sqlx writes them.
+    fn any_precise_time() -> impl Strategy<Value = DateTime<Utc>> {
+        (
+            1_577_836_800i64..1_900_000_000i64,
+            0u32..1_000_000_000,
+            0u8..4,
+        )
+            .prop_map(|(secs, nanos, digits)| {
+                let nanos = match digits {
+                    0 => 0,
+                    1 => nanos - nanos % 1_000_000,
+                    2 => nanos - nanos % 1_000,
+                    _ => nanos,
+                };
+                DateTime::from_timestamp(secs, nanos).unwrap()
+            })
+    }
+
+    /// SQLite's date functions see milliseconds; the rollups read the
+    /// microseconds from the stored text. Every precision sqlx writes gives
+    /// the exact difference in microseconds (the time truncated to them, as
+    /// `validate::truncate_micros` does before a write).
+    #[test]
+    fn sqlite_differences_are_exact_microseconds() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let db = rt
+            .block_on(sea_orm::Database::connect("sqlite::memory:"))
+            .unwrap();
+        let query = format!(
+            "SELECT {} - {} AS d, {} AS day FROM (SELECT $2 AS created_at) l",
+            sql::micros(DbBackend::Sqlite, "$2"),
+            sql::micros(DbBackend::Sqlite, "$1"),
+            sql::day(DbBackend::Sqlite, "l"),
+        );
+        let micros =
+            |t: DateTime<Utc>| t.timestamp() * 1_000_000 + i64::from(t.timestamp_subsec_micros());
+        proptest!(ProptestConfig::with_cases(300), |(a in any_precise_time(), b in any_precise_time())| {
+            let row = rt
+                .block_on(db.query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    query.clone(),
+                    vec![a.into(), b.into()],
+                )))
+                .unwrap()
+                .unwrap();
+            prop_assert_eq!(row.try_get::<i64>("", "d").unwrap(), micros(b) - micros(a));
+            prop_assert_eq!(row.try_get::<String>("", "day").unwrap(), b.date_naive().to_string());
+        });
+    }
+
     proptest! {
         /// Every instant of `[from, to)` is in exactly one part of the
         /// split, and no instant outside it is in any.
