@@ -1,4 +1,4 @@
-//! The command line: `leadgraph [serve|migrate|token|schema|seed|operations|export|import]`, every
+//! The command line: `leadgraph [serve|migrate|token|schema|seed|operations|export|import|rollups]`, every
 //! setting of [`Config`] a flag and an environment variable.
 
 use crate::auth::{Role, jwt::JwtKeys};
@@ -42,6 +42,18 @@ pub enum Command {
     /// Import from CSV files (docs/import-export.md).
     #[command(subcommand)]
     Import(crate::cli_import::ImportCommand),
+    /// The daily KPI rollups (docs/kpis.md "Rollups").
+    #[command(subcommand)]
+    Rollups(RollupsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RollupsCommand {
+    /// Recompute the rollups from the lead rows, in one transaction.
+    Rebuild,
+    /// Compare every rollup row with the lead rows; print each row that
+    /// differs and exit non-zero when any does.
+    Verify,
 }
 
 #[derive(Debug, Default, Args)]
@@ -79,6 +91,7 @@ pub async fn run(cli: Cli) -> AppResult<()> {
         Command::Operations(command) => crate::graphql::operations::run(&command),
         Command::Export(command) => crate::exports::cli::run(&cli.config, &command).await,
         Command::Import(command) => crate::cli_import::run(&cli.config, command).await,
+        Command::Rollups(command) => rollups(&cli.config, &command).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())
@@ -109,6 +122,38 @@ fn token(config: &Config, args: &TokenArgs) -> AppResult<()> {
     )?;
     println!("{token}");
     Ok(())
+}
+
+/// `leadgraph rollups rebuild|verify` on a migrated database.
+async fn rollups(config: &Config, command: &RollupsCommand) -> AppResult<()> {
+    use crate::kpis::rollups;
+    let db = crate::db::Db::connect(config).await?;
+    let started = Instant::now();
+    match command {
+        RollupsCommand::Rebuild => {
+            rollups::rebuild(&db.write).await?;
+            println!(
+                "kpi rollups rebuilt in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        RollupsCommand::Verify => {
+            let drift = rollups::verify(&db.write).await?;
+            for row in &drift {
+                println!("drift {row}");
+            }
+            if drift.is_empty() {
+                println!(
+                    "kpi rollups match the lead rows ({:.1} s)",
+                    started.elapsed().as_secs_f64()
+                );
+                Ok(())
+            } else {
+                Err(rollups::drift_error(&drift))
+            }
+        }
+    }
 }
 
 /// `leadgraph seed`: write the data set and say what it wrote.

@@ -83,6 +83,22 @@ pub const Q2_QUERY: &str = "query MarketingKpis($period: PeriodInput!) { \
      costPerSql { amount currency } costPerCustomer { amount currency } \
      revenue { amount currency } roi } }";
 
+/// Q2 as a trend (issue 15): the same fields, and per bucket of
+/// `$interval` every field again.
+pub const Q2_TREND_QUERY: &str = "query MarketingTrend($period: PeriodInput!, $interval: KpiInterval!) { \
+     funnel(period: $period, groupBy: CHANNEL, interval: $interval) { from to groups { key label newLeads \
+     disqualified overallConversion \
+     stages { stage reached conversionFromPrevious avgDaysFromPrevious } \
+     buckets { start end newLeads disqualified overallConversion \
+     stages { stage reached conversionFromPrevious avgDaysFromPrevious } } } } \
+     costPerLead(period: $period, groupBy: CHANNEL, interval: $interval) { key label spend { amount currency } \
+     leads mqls sqls customers costPerLead { amount currency } costPerMql { amount currency } \
+     costPerSql { amount currency } costPerCustomer { amount currency } \
+     revenue { amount currency } roi \
+     buckets { start end spend { amount currency } leads mqls sqls customers \
+     costPerLead { amount currency } costPerMql { amount currency } costPerSql { amount currency } \
+     costPerCustomer { amount currency } revenue { amount currency } roi } } }";
+
 /// Every field of every scoring rule, in the shape of `ScoringRuleInput`
 /// (so a rule read here can be written back unchanged).
 pub const SCORING_RULES_QUERY: &str = "{ scoringRules { id name kind points active \

@@ -9,6 +9,7 @@ mod m20261126_000006_event_retention;
 mod m20261126_000007_score_state;
 mod m20261204_000008_scoring_version;
 mod m20261204_000009_webhooks;
+pub mod m20261204_000010_kpi_rollups;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_score_state::Migration),
             Box::new(m20261204_000008_scoring_version::Migration),
             Box::new(m20261204_000009_webhooks::Migration),
+            Box::new(m20261204_000010_kpi_rollups::Migration),
         ]
     }
 }

@@ -189,6 +189,62 @@ pub fn spend_dates(from: DateTime<Utc>, to: DateTime<Utc>) -> (NaiveDate, NaiveD
     (first_day_at_or_after(from), first_day_at_or_after(to))
 }
 
+/// The buckets of a trend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Interval {
+    /// UTC days.
+    Day,
+    /// ISO weeks: Monday 00:00 UTC to the next Monday.
+    Week,
+    /// Calendar months, from the 1st 00:00 UTC.
+    Month,
+}
+
+/// Most buckets one trend may have: a year and a bit of days, five years of
+/// weeks or months.
+pub const MAX_BUCKETS: usize = 400;
+
+/// The first bucket boundary strictly after `t`.
+fn next_boundary(t: DateTime<Utc>, interval: Interval) -> Option<DateTime<Utc>> {
+    let day = t.date_naive();
+    let start = match interval {
+        Interval::Day => day.succ_opt()?,
+        Interval::Week => {
+            let monday =
+                day - chrono::Duration::days(i64::from(day.weekday().num_days_from_monday()));
+            monday.checked_add_signed(chrono::Duration::days(7))?
+        }
+        Interval::Month => {
+            let first = day.with_day(1)?;
+            first.checked_add_months(Months::new(1))?
+        }
+    };
+    Some(start.and_time(NaiveTime::MIN).and_utc())
+}
+
+/// The buckets of `[from, to)`: half-open, contiguous, in order, each within
+/// one interval; the first starts at `from` and the last ends at `to`, so
+/// they are partial when the period is not aligned to the interval.
+/// `None` when there would be more than `max` of them.
+pub fn buckets(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    interval: Interval,
+    max: usize,
+) -> Option<Vec<(DateTime<Utc>, DateTime<Utc>)>> {
+    let mut out = Vec::new();
+    let mut start = from;
+    while start < to {
+        if out.len() == max {
+            return None;
+        }
+        let end = next_boundary(start, interval).map_or(to, |b| b.min(to));
+        out.push((start, end));
+        start = end;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,6 +429,40 @@ mod tests {
                 let counts = from <= midnight && midnight < to;
                 prop_assert_eq!(counts, first <= d && d < end, "day {}", d);
                 d = d.succ_opt().expect("in range");
+            }
+        }
+
+        #[test]
+        fn buckets_cut_the_period_at_interval_boundaries(from in any_time(), len in 1i64..800 * 86_400, which in 0usize..3) {
+            let interval = [Interval::Day, Interval::Week, Interval::Month][which];
+            let to = from + chrono::Duration::seconds(len);
+            let Some(b) = buckets(from, to, interval, 10_000) else {
+                return Err(TestCaseError::fail("too many"));
+            };
+            prop_assert_eq!(b[0].0, from);
+            prop_assert_eq!(b[b.len() - 1].1, to);
+            for w in b.windows(2) {
+                prop_assert_eq!(w[0].1, w[1].0);
+            }
+            for (i, (s, e)) in b.iter().enumerate() {
+                prop_assert!(s < e);
+                // Inner boundaries are interval starts.
+                if i + 1 < b.len() {
+                    prop_assert_eq!(e.time(), NaiveTime::MIN);
+                    match interval {
+                        Interval::Day => {}
+                        Interval::Week => prop_assert_eq!(e.weekday(), chrono::Weekday::Mon),
+                        Interval::Month => prop_assert_eq!(e.day(), 1),
+                    }
+                }
+                // One interval each: no boundary strictly inside.
+                if let Some(n) = next_boundary(*s, interval) {
+                    prop_assert!(*e <= n);
+                }
+            }
+            prop_assert_eq!(buckets(from, to, interval, b.len()).map(|v| v.len()), Some(b.len()));
+            if b.len() > 1 {
+                prop_assert_eq!(buckets(from, to, interval, b.len() - 1), None);
             }
         }
 

@@ -5,5 +5,6 @@
 pub mod calc;
 pub mod model;
 pub mod resolver;
+pub mod rollups;
 pub mod service;
 pub mod types;

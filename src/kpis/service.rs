@@ -17,8 +17,9 @@
 //! Groups are ordered: channels in `Channel` order; campaigns and personas
 //! by id, `NONE` last.
 
-use super::calc::{self, CohortCounts, CostFigures, PeriodError};
+use super::calc::{self, CohortCounts, CostFigures, Interval, PeriodError};
 use super::model::{Group, GroupBy, Period};
+use super::rollups;
 use crate::auth::Viewer;
 use crate::auth::policy::{self, Capability};
 use crate::error::{AppError, AppResult};
@@ -209,7 +210,7 @@ async fn names(
 }
 
 /// `funnel`: per group, the cohort's counts per stage, mean days between
-/// milestones, and the disqualified — one grouped statement.
+/// milestones, and the disqualified.
 #[tracing::instrument(skip_all, fields(group_by = ?group_by))]
 pub async fn funnel(
     viewer: &Viewer,
@@ -218,8 +219,44 @@ pub async fn funnel(
     period: &Period,
     group_by: GroupBy,
 ) -> AppResult<Vec<(Group, CohortCounts)>> {
+    Ok(funnel_trend(viewer, db, cohorts, period, group_by, None)
+        .await?
+        .into_iter()
+        .map(|(group, counts, _)| (group, counts))
+        .collect())
+}
+
+/// A bucket of a trend and its figures.
+pub type Series<T> = Vec<(rollups::Bucket, T)>;
+
+/// A group, its figures over the period and, with an interval, per bucket.
+pub type Trend<T> = (Group, T, Option<Series<T>>);
+
+/// The buckets of a trend over `period`, or `LIMIT_EXCEEDED` past
+/// [`calc::MAX_BUCKETS`].
+pub fn trend_buckets(period: &Period, interval: Interval) -> AppResult<Vec<rollups::Bucket>> {
+    calc::buckets(period.from, period.to, interval, calc::MAX_BUCKETS).ok_or_else(|| {
+        AppError::LimitExceeded(format!(
+            "a trend has at most {} buckets: use a longer interval or a shorter period",
+            calc::MAX_BUCKETS
+        ))
+    })
+}
+
+/// `funnel` with, when `interval` is given, each group's figures per
+/// bucket (every bucket of the period, zeros where no lead was created).
+#[tracing::instrument(skip_all, fields(group_by = ?group_by, interval = ?interval))]
+pub async fn funnel_trend(
+    viewer: &Viewer,
+    db: &impl ConnectionTrait,
+    cohorts: &Cohorts,
+    period: &Period,
+    group_by: GroupBy,
+    interval: Option<Interval>,
+) -> AppResult<Vec<Trend<CohortCounts>>> {
     policy::require(viewer, Capability::ReadKpis)?;
     check(period)?;
+    let buckets = interval.map(|i| trend_buckets(period, i)).transpose()?;
     let cohort = cohorts.get(db, period, group_by).await?;
     let mut groups: BTreeMap<Key, CohortCounts> = cohort
         .iter()
@@ -229,9 +266,29 @@ pub async fn funnel(
     if group_by == GroupBy::None {
         groups.entry(Key::All).or_default();
     }
+    let mut series = match &buckets {
+        Some(b) => Some(cohorts.series(db, b, group_by).await?),
+        None => None,
+    };
     let keys: Vec<&Key> = groups.keys().collect();
     let names = names(db, group_by, &keys).await?;
-    Ok(names.into_iter().zip(groups.into_values()).collect())
+    Ok(names
+        .into_iter()
+        .zip(groups)
+        .map(|(name, (key, counts))| {
+            let trend = buckets.as_ref().map(|b| {
+                let totals = series
+                    .as_mut()
+                    .and_then(|s| s.remove(&key))
+                    .unwrap_or_else(|| vec![rollups::Totals::default(); b.len()]);
+                b.iter()
+                    .copied()
+                    .zip(totals.iter().map(rollups::Totals::counts))
+                    .collect()
+            });
+            (name, counts, trend)
+        })
+        .collect())
 }
 
 /// What the cohort of a period gives one group: the funnel's counts and
@@ -249,12 +306,44 @@ pub struct CohortRow {
 type Cohort = std::sync::Arc<BTreeMap<Key, CohortRow>>;
 
 #[derive(Default)]
-pub struct Cohorts(std::sync::Mutex<std::collections::HashMap<(Period, GroupBy), CohortCell>>);
+pub struct Cohorts(
+    std::sync::Mutex<std::collections::HashMap<(Period, GroupBy), CohortCell>>,
+    std::sync::Mutex<std::collections::HashMap<(Vec<rollups::Bucket>, GroupBy), SeriesCell>>,
+);
+
+/// The per-bucket totals of a trend, being read or read.
+type SeriesCell =
+    std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<BTreeMap<Key, Vec<rollups::Totals>>>>>;
 
 /// A cohort being read, or read.
 type CohortCell = std::sync::Arc<tokio::sync::OnceCell<Cohort>>;
 
 impl Cohorts {
+    /// Per-bucket totals of a trend (read once per request as well).
+    async fn series(
+        &self,
+        db: &impl ConnectionTrait,
+        buckets: &[rollups::Bucket],
+        group_by: GroupBy,
+    ) -> AppResult<BTreeMap<Key, Vec<rollups::Totals>>> {
+        let key = (buckets.to_vec(), group_by);
+        let cell = {
+            let mut map = self
+                .1
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            map.entry(key).or_default().clone()
+        };
+        let rows = cell
+            .get_or_try_init(|| async {
+                rollups::series(db, buckets, group_by)
+                    .await
+                    .map(std::sync::Arc::new)
+            })
+            .await?;
+        Ok(rows.as_ref().clone())
+    }
+
     async fn get(
         &self,
         db: &impl ConnectionTrait,
@@ -290,9 +379,39 @@ impl Cohorts {
     }
 }
 
-/// One statement over the leads created in the period, per group: every
-/// count, mean delay and sum `funnel` and `costPerLead` need.
-async fn cohort(
+/// Every count, mean delay and sum `funnel` and `costPerLead` need, per
+/// group, from the daily rollups (whole days) and the lead rows of the
+/// partial days at the edges of the period (`rollups::totals`).
+pub async fn cohort(
+    db: &impl ConnectionTrait,
+    period: &Period,
+    group_by: GroupBy,
+) -> AppResult<BTreeMap<Key, CohortRow>> {
+    let totals = rollups::totals(db, period.from, period.to, group_by).await?;
+    let mut cohort: BTreeMap<Key, CohortRow> = totals
+        .into_iter()
+        .filter(|(_, t)| t.new_leads() != 0)
+        .map(|(key, t)| {
+            (
+                key,
+                CohortRow {
+                    counts: t.counts(),
+                    revenue: t.revenue(),
+                },
+            )
+        })
+        .collect();
+    if group_by == GroupBy::None {
+        cohort.entry(Key::All).or_default();
+    }
+    Ok(cohort)
+}
+
+/// The reference the rollups are checked against (the differential test):
+/// the KPIs' first implementation, one statement over the lead rows of the
+/// cohort, per group, with its own definitions (AVG of the milestone
+/// differences in days).
+pub async fn reference_cohort(
     db: &impl ConnectionTrait,
     period: &Period,
     group_by: GroupBy,
@@ -351,8 +470,8 @@ async fn cohort(
 }
 
 /// `costPerLead`: spend per group (one statement over the spend dates of
-/// the period) and the cohort's counts and revenue per group (one over the
-/// cohort), joined here by group key.
+/// the period) and the cohort's counts and revenue per group (the rollups),
+/// joined here by group key.
 #[tracing::instrument(skip_all, fields(group_by = ?group_by))]
 pub async fn cost_per_lead(
     viewer: &Viewer,
@@ -361,6 +480,78 @@ pub async fn cost_per_lead(
     period: &Period,
     group_by: GroupBy,
 ) -> AppResult<Vec<(Group, CostFigures)>> {
+    Ok(
+        cost_per_lead_trend(viewer, db, cohorts, period, group_by, None)
+            .await?
+            .into_iter()
+            .map(|(group, figures, _)| (group, figures))
+            .collect(),
+    )
+}
+
+/// The spend statement of `costPerLead`, per group and, with `by_day`, per
+/// spend date (`d`).
+fn spend_sql(group_by: GroupBy, by_day: bool) -> String {
+    let spend = money_sum("s.amount_cents", "spend");
+    let (day, by) = if by_day {
+        ("CAST(s.spent_on AS TEXT) AS d, ", ", s.spent_on")
+    } else {
+        ("", "")
+    };
+    match group_by {
+        GroupBy::Channel => format!(
+            "SELECT c.channel AS k, {day}{spend} \
+             FROM campaign_spend s JOIN campaign c ON c.id = s.campaign_id \
+             WHERE s.spent_on >= $1 AND s.spent_on < $2 GROUP BY c.channel{by}"
+        ),
+        GroupBy::Campaign => format!(
+            "SELECT s.campaign_id AS k, {day}{spend} \
+             FROM campaign_spend s \
+             WHERE s.spent_on >= $1 AND s.spent_on < $2 GROUP BY s.campaign_id{by}"
+        ),
+        _ if by_day => format!(
+            "SELECT {day}{spend} \
+             FROM campaign_spend s WHERE s.spent_on >= $1 AND s.spent_on < $2 GROUP BY s.spent_on"
+        ),
+        _ => format!(
+            "SELECT {spend} \
+             FROM campaign_spend s WHERE s.spent_on >= $1 AND s.spent_on < $2"
+        ),
+    }
+}
+
+/// ((spend, revenue), [leads, mqls, sqls, customers]) of a group.
+type CostParts = ((i128, i128), [i64; 4]);
+
+fn cost_parts(spend: i128, totals: Option<&rollups::Totals>) -> CostParts {
+    match totals {
+        Some(t) if t.new_leads() != 0 => {
+            let c = t.counts();
+            (
+                (spend, t.revenue()),
+                [c.new_leads, c.reached[1], c.reached[2], c.reached[4]],
+            )
+        }
+        _ => ((spend, 0), [0; 4]),
+    }
+}
+
+fn figures(((spend, revenue), [leads, mqls, sqls, customers]): CostParts) -> CostFigures {
+    calc::cost_figures(spend, leads, mqls, sqls, customers, revenue)
+}
+
+/// `costPerLead` with, when `interval` is given, each group's figures per
+/// bucket: spend entries by the bucket holding their date's midnight, leads
+/// by the bucket of their creation.
+#[tracing::instrument(skip_all, fields(group_by = ?group_by, interval = ?interval))]
+pub async fn cost_per_lead_trend(
+    viewer: &Viewer,
+    db: &impl ConnectionTrait,
+    cohorts: &Cohorts,
+    period: &Period,
+    group_by: GroupBy,
+    interval: Option<Interval>,
+) -> AppResult<Vec<Trend<CostFigures>>> {
     policy::require(viewer, Capability::ReadCampaignCost)?;
     check(period)?;
     if group_by == GroupBy::Persona {
@@ -369,29 +560,13 @@ pub async fn cost_per_lead(
             "costPerLead groups by NONE, CHANNEL or CAMPAIGN: spend has no persona",
         ));
     }
+    let buckets = interval.map(|i| trend_buckets(period, i)).transpose()?;
     let (first_day, end_day) = calc::spend_dates(period.from, period.to);
-    let spend = money_sum("s.amount_cents", "spend");
-    let spend_sql = match group_by {
-        GroupBy::Channel => format!(
-            "SELECT c.channel AS k, {spend} \
-             FROM campaign_spend s JOIN campaign c ON c.id = s.campaign_id \
-             WHERE s.spent_on >= $1 AND s.spent_on < $2 GROUP BY c.channel"
-        ),
-        GroupBy::Campaign => format!(
-            "SELECT s.campaign_id AS k, {spend} \
-             FROM campaign_spend s \
-             WHERE s.spent_on >= $1 AND s.spent_on < $2 GROUP BY s.campaign_id"
-        ),
-        _ => format!(
-            "SELECT {spend} \
-             FROM campaign_spend s WHERE s.spent_on >= $1 AND s.spent_on < $2"
-        ),
-    };
-    let spend_rows = query(db, spend_sql, vec![first_day.into(), end_day.into()]).await?;
+    let dates = || vec![first_day.into(), end_day.into()];
+    let spend_rows = query(db, spend_sql(group_by, false), dates()).await?;
     let cohort = cohorts.get(db, period, group_by).await?;
 
-    // ((spend, revenue), [leads, mqls, sqls, customers]) per group.
-    let mut groups: BTreeMap<Key, ((i128, i128), [i64; 4])> = BTreeMap::new();
+    let mut groups: BTreeMap<Key, CostParts> = BTreeMap::new();
     for row in &spend_rows {
         let key = match group_by {
             GroupBy::None => Key::All,
@@ -411,19 +586,51 @@ pub async fn cost_per_lead(
     if group_by == GroupBy::None {
         groups.entry(Key::All).or_default();
     }
+
+    // Per bucket: spend by date, leads from the rollups.
+    let mut trends: BTreeMap<Key, Series<CostFigures>> = BTreeMap::new();
+    if let Some(buckets) = &buckets {
+        let mut spend: BTreeMap<Key, Vec<i128>> = BTreeMap::new();
+        for row in &query(db, spend_sql(group_by, true), dates()).await? {
+            let key = match group_by {
+                GroupBy::None => Key::All,
+                _ => read_key(row, group_by)?,
+            };
+            let day = row.try_get::<String>("", "d")?;
+            let day = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                .map_err(|e| AppError::internal(format!("spend date {day}: {e}")))?;
+            if let Some(i) = rollups::bucket_of(buckets, rollups::midnight(day)) {
+                spend.entry(key).or_insert_with(|| vec![0; buckets.len()])[i] +=
+                    read_money_sum(row, "spend")?;
+            }
+        }
+        let series = cohorts.series(db, buckets, group_by).await?;
+        for key in groups.keys() {
+            let spend = spend.get(key);
+            let totals = series.get(key);
+            let trend = buckets
+                .iter()
+                .enumerate()
+                .map(|(i, bucket)| {
+                    let s = spend.map_or(0, |v| v[i]);
+                    (*bucket, figures(cost_parts(s, totals.map(|t| &t[i]))))
+                })
+                .collect();
+            trends.insert(key.clone(), trend);
+        }
+    }
+
     let keys: Vec<&Key> = groups.keys().collect();
     let names = names(db, group_by, &keys).await?;
     Ok(names
         .into_iter()
-        .zip(groups.into_values())
-        .map(
-            |(name, ((spend, revenue), [leads, mqls, sqls, customers]))| {
-                (
-                    name,
-                    calc::cost_figures(spend, leads, mqls, sqls, customers, revenue),
-                )
-            },
-        )
+        .zip(groups)
+        .map(|(name, (key, parts))| {
+            let trend = buckets
+                .as_ref()
+                .map(|_| trends.remove(&key).unwrap_or_default());
+            (name, figures(parts), trend)
+        })
         .collect())
 }
 
@@ -443,6 +650,19 @@ pub async fn lead_relevance(
             "minIcpFit must be between 0 and 1",
         ));
     }
+    let totals = rollups::totals(db, period.from, period.to, GroupBy::None).await?;
+    let all = totals.get(&Key::All).copied().unwrap_or_default();
+    let matching = rollups::matching_icp(db, period.from, period.to, min_icp_fit).await?;
+    Ok((all.new_leads(), matching, all.disqualified()))
+}
+
+/// `leadRelevance` from the lead rows: the reference of the differential
+/// test.
+pub async fn reference_lead_relevance(
+    db: &impl ConnectionTrait,
+    period: &Period,
+    min_icp_fit: f64,
+) -> AppResult<(i64, i64, i64)> {
     let aggregates = format!(
         "COUNT(*) AS n, SUM(CASE WHEN icp_fit >= $3 THEN 1 ELSE 0 END) AS m, {} AS dq",
         disqualified_sum()

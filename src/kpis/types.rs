@@ -40,6 +40,43 @@ pub enum KpiGroupBy {
     Persona,
 }
 
+/// The buckets of a trend (`interval` of `funnel` and `costPerLead`).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "calc::Interval")]
+pub enum KpiInterval {
+    /// UTC days.
+    Day,
+    /// ISO weeks: Monday 00:00 UTC to the next Monday.
+    Week,
+    /// Calendar months from the 1st, 00:00 UTC.
+    Month,
+}
+
+/// What a trend adds to the complexity of its field: one per bucket (the
+/// service refuses more than `calc::MAX_BUCKETS` with `LIMIT_EXCEEDED`).
+pub fn trend_cost(period: &PeriodInput, interval: Option<KpiInterval>) -> usize {
+    interval.map_or(0, |i| {
+        calc::buckets(period.from.0, period.to.0, i.into(), calc::MAX_BUCKETS + 1)
+            .map_or(calc::MAX_BUCKETS + 1, |b| b.len())
+    })
+}
+
+/// One bucket of a group's funnel trend: the same figures as the group,
+/// for the leads created in `[start, end)`.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct FunnelBucket {
+    /// Start of the bucket (inclusive): `period.from` for the first one,
+    /// else a midnight, a Monday or a 1st (UTC).
+    pub start: DateTime,
+    /// End of the bucket (exclusive): `period.to` for the last one.
+    pub end: DateTime,
+    pub new_leads: i32,
+    /// LEAD, MQL, SQL, OPPORTUNITY, CUSTOMER in this order.
+    pub stages: Vec<FunnelStage>,
+    pub disqualified: i32,
+    pub overall_conversion: Option<f64>,
+}
+
 /// One stage of a funnel group.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct FunnelStage {
@@ -70,6 +107,9 @@ pub struct FunnelGroup {
     pub disqualified: i32,
     /// CUSTOMER reached / newLeads; `null` when there are no new leads.
     pub overall_conversion: Option<f64>,
+    /// With `interval`: the same figures per bucket of the period, every
+    /// bucket in order (zeros where no lead was created); `null` without.
+    pub buckets: Option<Vec<FunnelBucket>>,
 }
 
 /// `funnel`: groups with at least one lead in the cohort (`NONE`: always
@@ -107,6 +147,31 @@ pub struct CostRow {
     pub revenue: Money,
     /// (revenue − spend) / spend; `null` when spend is 0.
     pub roi: Option<f64>,
+    /// With `interval`: the same figures per bucket of the period, every
+    /// bucket in order; `null` without.
+    pub buckets: Option<Vec<CostBucket>>,
+}
+
+/// One bucket of a group's cost trend: spend entries dated in `[start,
+/// end)` (by their date's midnight) and the leads created in it.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(visible = "crate::campaigns::types::sees_cost")]
+pub struct CostBucket {
+    /// Start of the bucket (inclusive).
+    pub start: DateTime,
+    /// End of the bucket (exclusive).
+    pub end: DateTime,
+    pub spend: Money,
+    pub leads: i32,
+    pub mqls: i32,
+    pub sqls: i32,
+    pub customers: i32,
+    pub cost_per_lead: Option<Money>,
+    pub cost_per_mql: Option<Money>,
+    pub cost_per_sql: Option<Money>,
+    pub cost_per_customer: Option<Money>,
+    pub revenue: Money,
+    pub roi: Option<f64>,
 }
 
 /// How many new leads fit the ideal customer profiles, and how many were
@@ -136,33 +201,92 @@ fn int(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+fn stages(counts: &CohortCounts) -> Vec<FunnelStage> {
+    calc::stage_figures(counts)
+        .iter()
+        .map(|s| FunnelStage {
+            stage: lifecycle::LeadStage::FUNNEL[s.index].into(),
+            reached: int(s.reached),
+            conversion_from_previous: s.conversion_from_previous,
+            avg_days_from_previous: s.avg_days_from_previous,
+        })
+        .collect()
+}
+
+/// A trend's buckets as the services give them.
+pub type Series<T> = Vec<(
+    (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+    T,
+)>;
+
 impl FunnelGroup {
     pub fn new(group: Group, counts: &CohortCounts) -> Self {
+        Self::with_trend(group, counts, None)
+    }
+
+    pub fn with_trend(
+        group: Group,
+        counts: &CohortCounts,
+        trend: Option<Series<CohortCounts>>,
+    ) -> Self {
         let (key, label) = key_and_label(group);
         FunnelGroup {
             key,
             label,
             new_leads: int(counts.new_leads),
-            stages: calc::stage_figures(counts)
-                .iter()
-                .map(|s| FunnelStage {
-                    stage: lifecycle::LeadStage::FUNNEL[s.index].into(),
-                    reached: int(s.reached),
-                    conversion_from_previous: s.conversion_from_previous,
-                    avg_days_from_previous: s.avg_days_from_previous,
-                })
-                .collect(),
+            stages: stages(counts),
             disqualified: int(counts.disqualified),
             overall_conversion: calc::overall_conversion(counts),
+            buckets: trend.map(|t| {
+                t.iter()
+                    .map(|((start, end), c)| FunnelBucket {
+                        start: DateTime(*start),
+                        end: DateTime(*end),
+                        new_leads: int(c.new_leads),
+                        stages: stages(c),
+                        disqualified: int(c.disqualified),
+                        overall_conversion: calc::overall_conversion(c),
+                    })
+                    .collect()
+            }),
         }
     }
 }
 
 impl CostRow {
     pub fn new(group: Group, f: &CostFigures, currency: &str) -> Self {
+        Self::with_trend(group, f, None, currency)
+    }
+
+    pub fn with_trend(
+        group: Group,
+        f: &CostFigures,
+        trend: Option<Series<CostFigures>>,
+        currency: &str,
+    ) -> Self {
         let (key, label) = key_and_label(group);
         let money = |cents: i128| Money::from_cents(cents, currency);
+        let buckets = trend.map(|t| {
+            t.iter()
+                .map(|((start, end), f)| CostBucket {
+                    start: DateTime(*start),
+                    end: DateTime(*end),
+                    spend: money(f.spend_cents),
+                    leads: int(f.leads),
+                    mqls: int(f.mqls),
+                    sqls: int(f.sqls),
+                    customers: int(f.customers),
+                    cost_per_lead: f.cost_per_lead.map(money),
+                    cost_per_mql: f.cost_per_mql.map(money),
+                    cost_per_sql: f.cost_per_sql.map(money),
+                    cost_per_customer: f.cost_per_customer.map(money),
+                    revenue: money(f.revenue_cents),
+                    roi: f.roi,
+                })
+                .collect()
+        });
         CostRow {
+            buckets,
             key,
             label,
             spend: money(f.spend_cents),

@@ -1,0 +1,631 @@
+//! The daily KPI rollups (docs/kpis.md "Rollups"): what the KPI services
+//! read instead of the lead rows, the same totals aggregated from the lead
+//! rows (for the partial days at the edges of a period, and as the
+//! reference `leadgraph rollups verify` compares with), and the rebuild.
+//!
+//! The tables and the triggers that keep them are those of the migration
+//! `m20261204_000010_kpi_rollups`, whose SQL generator this module shares.
+
+use super::calc::{self, CohortCounts, STAGES};
+use super::model::GroupBy;
+use super::service::Key;
+use crate::error::{AppError, AppResult};
+use crate::leads::channel::Channel;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use migration::m20261204_000010_kpi_rollups as sql;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, TransactionTrait, Value,
+};
+use std::collections::BTreeMap;
+
+/// Number of count columns (`sql::COUNTS`).
+const N: usize = sql::COUNTS.len();
+
+/// The sums of one rollup key (or of several), in `sql::COUNTS` order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Totals(pub [i64; N]);
+
+impl Default for Totals {
+    fn default() -> Self {
+        Totals([0; N])
+    }
+}
+
+impl Totals {
+    pub fn add(&mut self, other: &Totals) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            *a += *b;
+        }
+    }
+
+    fn get(&self, column: &str) -> i64 {
+        sql::COUNTS
+            .iter()
+            .position(|c| *c == column)
+            .map_or(0, |i| self.0[i])
+    }
+
+    pub fn new_leads(&self) -> i64 {
+        self.get("leads")
+    }
+
+    pub fn disqualified(&self) -> i64 {
+        self.get("disqualified")
+    }
+
+    /// Won deal amounts, in cents.
+    pub fn revenue(&self) -> i128 {
+        calc::join_sum(self.get("revenue_hi"), self.get("revenue_lo"))
+    }
+
+    /// The funnel's counts: reached per stage and the mean days between
+    /// milestones (the exact sum of microseconds over the leads timed).
+    pub fn counts(&self) -> CohortCounts {
+        let n = self.new_leads();
+        let mut counts = CohortCounts {
+            new_leads: n,
+            disqualified: self.disqualified(),
+            ..Default::default()
+        };
+        counts.reached[0] = n;
+        for rank in 2..=STAGES {
+            counts.reached[rank - 1] = self.get(&format!("reached{rank}"));
+            let timed = self.get(&format!("timed{rank}"));
+            let micros = i128::from(self.get(&format!("secs{rank}"))) * 1_000_000
+                + i128::from(self.get(&format!("micros{rank}")));
+            counts.avg_days[rank - 1] =
+                (timed > 0).then(|| micros as f64 / timed as f64 / 86_400_000_000.0);
+        }
+        counts
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.0.iter().all(|v| *v == 0)
+    }
+
+    fn read(row: &QueryResult) -> AppResult<Totals> {
+        let mut t = Totals::default();
+        for (slot, column) in t.0.iter_mut().zip(sql::COUNTS) {
+            // SUM over no rows is NULL.
+            *slot = row.try_get::<Option<i64>>("", column)?.unwrap_or(0);
+        }
+        Ok(t)
+    }
+}
+
+/// `CAST(SUM(x) AS BIGINT) AS c` for every count column, `x` given.
+fn sums(exprs: impl Iterator<Item = String>) -> String {
+    exprs
+        .zip(sql::COUNTS)
+        .map(|(e, c)| format!("CAST(SUM({e}) AS BIGINT) AS {c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn rollup_key_column(group_by: GroupBy) -> Option<&'static str> {
+    match group_by {
+        GroupBy::None => None,
+        GroupBy::Channel => Some("channel"),
+        GroupBy::Campaign => Some("campaign_id"),
+        GroupBy::Persona => Some("persona_id"),
+    }
+}
+
+fn lead_key_column(group_by: GroupBy) -> Option<&'static str> {
+    match group_by {
+        GroupBy::None => None,
+        GroupBy::Channel => Some("l.source_channel"),
+        GroupBy::Campaign => Some("COALESCE(l.source_campaign_id, 0)"),
+        GroupBy::Persona => Some("COALESCE(l.persona_id, 0)"),
+    }
+}
+
+fn read_key(row: &QueryResult, group_by: GroupBy) -> AppResult<Key> {
+    Ok(match group_by {
+        GroupBy::None => Key::All,
+        GroupBy::Channel => {
+            let channel = Channel::from_code(&row.try_get::<String>("", "k")?)?;
+            Key::Channel(Channel::ALL.iter().take_while(|c| **c != channel).count())
+        }
+        GroupBy::Campaign | GroupBy::Persona => match row.try_get::<i64>("", "k")? {
+            0 => Key::Missing,
+            id => Key::Id(id),
+        },
+    })
+}
+
+async fn grouped(
+    db: &impl ConnectionTrait,
+    sql: String,
+    values: Vec<Value>,
+    group_by: GroupBy,
+    into: &mut BTreeMap<Key, Totals>,
+) -> AppResult<()> {
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    for row in &rows {
+        let totals = Totals::read(row)?;
+        if totals.is_zero() {
+            continue;
+        }
+        into.entry(read_key(row, group_by)?)
+            .or_default()
+            .add(&totals);
+    }
+    Ok(())
+}
+
+/// Totals per group of the rollup days `[first, end)`.
+async fn from_rollups(
+    db: &impl ConnectionTrait,
+    first: NaiveDate,
+    end: NaiveDate,
+    group_by: GroupBy,
+    into: &mut BTreeMap<Key, Totals>,
+) -> AppResult<()> {
+    let aggregates = sums(sql::COUNTS.iter().map(|c| (*c).to_owned()));
+    let query = match rollup_key_column(group_by) {
+        None => format!("SELECT {aggregates} FROM kpi_rollup WHERE day >= $1 AND day < $2"),
+        Some(k) => format!(
+            "SELECT {k} AS k, {aggregates} FROM kpi_rollup \
+             WHERE day >= $1 AND day < $2 GROUP BY {k}"
+        ),
+    };
+    grouped(db, query, vec![first.into(), end.into()], group_by, into).await
+}
+
+/// Totals per group of the leads created in `[from, to)`, from the lead
+/// rows (the reference the rollups must equal).
+pub async fn from_leads(
+    db: &impl ConnectionTrait,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    group_by: GroupBy,
+    into: &mut BTreeMap<Key, Totals>,
+) -> AppResult<()> {
+    let backend = db.get_database_backend();
+    let aggregates = sums(sql::contributions(backend, "l").into_iter());
+    let filter = "l.created_at >= $1 AND l.created_at < $2";
+    let query = match lead_key_column(group_by) {
+        None => format!("SELECT {aggregates} FROM lead l WHERE {filter}"),
+        Some(k) => format!("SELECT {k} AS k, {aggregates} FROM lead l WHERE {filter} GROUP BY {k}"),
+    };
+    grouped(db, query, vec![from.into(), to.into()], group_by, into).await
+}
+
+/// Midnight (UTC) of `day`.
+pub fn midnight(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// How a span `[from, to)` is read: whole UTC days `[first, end)` from the
+/// rollups, and the partial days before and after them from the lead rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Split {
+    pub days: Option<(NaiveDate, NaiveDate)>,
+    pub before: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub after: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// Split `[from, to)` (`from < to`) into whole days and partial edges.
+pub fn split(from: DateTime<Utc>, to: DateTime<Utc>) -> Split {
+    // The first midnight at or after `from`, the last at or before `to`.
+    let (first, _) = calc::spend_dates(from, to);
+    let end = to.date_naive();
+    if first >= end {
+        return Split {
+            days: None,
+            before: Some((from, to)),
+            after: None,
+        };
+    }
+    let (start, stop) = (midnight(first), midnight(end));
+    Split {
+        days: Some((first, end)),
+        before: (from < start).then_some((from, start)),
+        after: (stop < to).then_some((stop, to)),
+    }
+}
+
+/// Totals per group of the leads created in `[from, to)`: whole days from
+/// the rollups, partial days (at most one at each edge) from the leads.
+pub async fn totals(
+    db: &impl ConnectionTrait,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    group_by: GroupBy,
+) -> AppResult<BTreeMap<Key, Totals>> {
+    let s = split(from, to);
+    let mut out = BTreeMap::new();
+    if let Some((first, end)) = s.days {
+        from_rollups(db, first, end, group_by, &mut out).await?;
+    }
+    for (a, b) in [s.before, s.after].into_iter().flatten() {
+        from_leads(db, a, b, group_by, &mut out).await?;
+    }
+    Ok(out)
+}
+
+/// A bucket of a trend: `[start, end)`.
+pub type Bucket = (DateTime<Utc>, DateTime<Utc>);
+
+/// The bucket of `buckets` (contiguous, in order) that holds `t`.
+pub fn bucket_of(buckets: &[Bucket], t: DateTime<Utc>) -> Option<usize> {
+    let i = buckets
+        .partition_point(|(start, _)| *start <= t)
+        .checked_sub(1)?;
+    (t < buckets[i].1).then_some(i)
+}
+
+/// Totals per group and bucket of a trend (`buckets` contiguous, in
+/// order): one rollup statement grouped by key and day for the whole days,
+/// the lead rows for the partial days at the two ends.
+pub async fn series(
+    db: &impl ConnectionTrait,
+    buckets: &[Bucket],
+    group_by: GroupBy,
+) -> AppResult<BTreeMap<Key, Vec<Totals>>> {
+    let mut out: BTreeMap<Key, Vec<Totals>> = BTreeMap::new();
+    let (Some(first), Some(last)) = (buckets.first(), buckets.last()) else {
+        return Ok(out);
+    };
+    let n = buckets.len();
+    let s = split(first.0, last.1);
+    if let Some((a, b)) = s.days {
+        let aggregates = sums(sql::COUNTS.iter().map(|c| (*c).to_owned()));
+        let query = match rollup_key_column(group_by) {
+            None => format!(
+                "SELECT CAST(day AS TEXT) AS d, {aggregates} FROM kpi_rollup \
+                 WHERE day >= $1 AND day < $2 GROUP BY day"
+            ),
+            Some(k) => format!(
+                "SELECT {k} AS k, CAST(day AS TEXT) AS d, {aggregates} FROM kpi_rollup \
+                 WHERE day >= $1 AND day < $2 GROUP BY {k}, day"
+            ),
+        };
+        let backend = db.get_database_backend();
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                query,
+                vec![a.into(), b.into()],
+            ))
+            .await?;
+        for row in &rows {
+            let totals = Totals::read(row)?;
+            if totals.is_zero() {
+                continue;
+            }
+            let day = row.try_get::<String>("", "d")?;
+            let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                .map_err(|e| AppError::internal(format!("rollup day {day}: {e}")))?;
+            let Some(i) = bucket_of(buckets, midnight(day)) else {
+                continue;
+            };
+            out.entry(read_key(row, group_by)?)
+                .or_insert_with(|| vec![Totals::default(); n])[i]
+                .add(&totals);
+        }
+    }
+    for (a, b) in [s.before, s.after].into_iter().flatten() {
+        for (i, (start, end)) in buckets.iter().enumerate() {
+            let (from, to) = (a.max(*start), b.min(*end));
+            if from >= to {
+                continue;
+            }
+            let mut piece = BTreeMap::new();
+            from_leads(db, from, to, group_by, &mut piece).await?;
+            for (key, totals) in piece {
+                out.entry(key).or_insert_with(|| vec![Totals::default(); n])[i].add(&totals);
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn count_one(db: &impl ConnectionTrait, query: String, values: Vec<Value>) -> AppResult<i64> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(backend, query, values))
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
+        None => 0,
+    })
+}
+
+/// Leads created in `[from, to)` with `icpFit ≥ min_fit`: the fit
+/// histogram for whole days, the lead rows for the edges.
+pub async fn matching_icp(
+    db: &impl ConnectionTrait,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    min_fit: f64,
+) -> AppResult<i64> {
+    let s = split(from, to);
+    let mut n = 0;
+    if let Some((first, end)) = s.days {
+        n += count_one(
+            db,
+            "SELECT CAST(SUM(leads) AS BIGINT) AS n FROM kpi_fit_rollup \
+             WHERE day >= $1 AND day < $2 AND icp_fit >= $3"
+                .to_owned(),
+            vec![first.into(), end.into(), min_fit.into()],
+        )
+        .await?;
+    }
+    for (a, b) in [s.before, s.after].into_iter().flatten() {
+        n += count_one(
+            db,
+            "SELECT CAST(SUM(CASE WHEN icp_fit >= $3 THEN 1 ELSE 0 END) AS BIGINT) AS n \
+             FROM lead WHERE created_at >= $1 AND created_at < $2"
+                .to_owned(),
+            vec![a.into(), b.into(), min_fit.into()],
+        )
+        .await?;
+    }
+    Ok(n)
+}
+
+/// `leadgraph rollups rebuild`: both rollup tables recomputed from the lead
+/// rows, in one transaction (readers see the old or the new tables).
+pub async fn rebuild(db: &DatabaseConnection) -> AppResult<()> {
+    let txn = db.begin().await?;
+    let backend = txn.get_database_backend();
+    if backend == DbBackend::Postgres {
+        // Writers wait for the rebuild rather than change leads it has read.
+        txn.execute_unprepared("LOCK TABLE lead IN SHARE MODE")
+            .await?;
+    }
+    for statement in sql::rebuild_statements(backend) {
+        txn.execute_unprepared(&statement).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// One rollup row that differs from the lead rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Drift {
+    /// `day channel campaign persona`, or `day fit=x` for the fit histogram.
+    pub key: String,
+    /// `column: stored ≠ expected` for each differing column.
+    pub columns: Vec<String>,
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.columns.join(", "))
+    }
+}
+
+type Rows = BTreeMap<String, Vec<i64>>;
+
+async fn keyed(db: &impl ConnectionTrait, query: String, columns: &[&str]) -> AppResult<Rows> {
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(Statement::from_string(backend, query))
+        .await?;
+    let mut out = BTreeMap::new();
+    for row in &rows {
+        let key = row.try_get::<String>("", "key")?;
+        let mut values = Vec::with_capacity(columns.len());
+        for c in columns {
+            values.push(row.try_get::<Option<i64>>("", c)?.unwrap_or(0));
+        }
+        if values.iter().any(|v| *v != 0) {
+            out.insert(key, values);
+        }
+    }
+    Ok(out)
+}
+
+fn compare(stored: &Rows, expected: &Rows, columns: &[&str], drift: &mut Vec<Drift>) {
+    let keys: std::collections::BTreeSet<&String> = stored.keys().chain(expected.keys()).collect();
+    let zero = vec![0; columns.len()];
+    for key in keys {
+        let s = stored.get(key).unwrap_or(&zero);
+        let e = expected.get(key).unwrap_or(&zero);
+        let differing: Vec<String> = columns
+            .iter()
+            .zip(s.iter().zip(e.iter()))
+            .filter(|(_, (a, b))| a != b)
+            .map(|(c, (a, b))| format!("{c}: stored {a}, leads say {b}"))
+            .collect();
+        if !differing.is_empty() {
+            drift.push(Drift {
+                key: key.clone(),
+                columns: differing,
+            });
+        }
+    }
+}
+
+/// `leadgraph rollups verify`: every rollup row against the same sums
+/// aggregated from the lead rows; the rows that differ (none when the
+/// rollups are right). Reads in one transaction (REPEATABLE READ on
+/// PostgreSQL), so both sides see the same snapshot of a live database.
+pub async fn verify(db: &DatabaseConnection) -> AppResult<Vec<Drift>> {
+    let txn = db.begin().await?;
+    let backend = txn.get_database_backend();
+    if backend == DbBackend::Postgres {
+        txn.execute_unprepared("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .await?;
+    }
+    let text = |e: &str| format!("CAST({e} AS TEXT)");
+    let key = format!(
+        "{} || ' ' || channel || ' ' || {} || ' ' || {} AS key",
+        text("day"),
+        text("campaign_id"),
+        text("persona_id")
+    );
+    let columns: Vec<String> = sql::COUNTS
+        .iter()
+        .map(|c| format!("CAST({c} AS BIGINT) AS {c}"))
+        .collect();
+    let source = "(SELECT 1 AS sign, lead.* FROM lead)";
+    let stored = keyed(
+        &txn,
+        format!("SELECT {key}, {} FROM kpi_rollup", columns.join(", ")),
+        &sql::COUNTS,
+    )
+    .await?;
+    let expected = keyed(
+        &txn,
+        format!(
+            "SELECT {key}, {} FROM ({}) x",
+            columns.join(", "),
+            sql::aggregate(backend, source, "1 = 1", false)
+        ),
+        &sql::COUNTS,
+    )
+    .await?;
+    let mut drift = Vec::new();
+    compare(&stored, &expected, &sql::COUNTS, &mut drift);
+    let fit_key = format!("{} || ' fit=' || {} AS key", text("day"), text("icp_fit"));
+    let stored = keyed(
+        &txn,
+        format!("SELECT {fit_key}, CAST(leads AS BIGINT) AS leads FROM kpi_fit_rollup"),
+        &["leads"],
+    )
+    .await?;
+    let expected = keyed(
+        &txn,
+        format!(
+            "SELECT {fit_key}, CAST(leads AS BIGINT) AS leads FROM ({}) x",
+            sql::fit_aggregate(backend, source, "1 = 1", false)
+        ),
+        &["leads"],
+    )
+    .await?;
+    compare(&stored, &expected, &["leads"], &mut drift);
+    txn.commit().await?;
+    Ok(drift)
+}
+
+/// A `rollups verify` that found drift, as an error (non-zero exit).
+pub fn drift_error(drift: &[Drift]) -> AppError {
+    AppError::internal(format!(
+        "kpi rollups differ from the lead rows in {} row(s)",
+        drift.len()
+    ))
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn aligned_periods_read_rollups_only() {
+        let s = split(t("2026-03-01T00:00:00Z"), t("2026-04-01T00:00:00Z"));
+        assert_eq!(s.before, None);
+        assert_eq!(s.after, None);
+        assert_eq!(
+            s.days,
+            Some((
+                NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+                NaiveDate::from_ymd_opt(2026, 4, 1).unwrap()
+            ))
+        );
+        let s = split(t("2026-03-01T10:00:00Z"), t("2026-03-01T12:00:00Z"));
+        assert_eq!(s.days, None);
+        assert_eq!(
+            s.before,
+            Some((t("2026-03-01T10:00:00Z"), t("2026-03-01T12:00:00Z")))
+        );
+    }
+
+    fn any_time() -> impl Strategy<Value = DateTime<Utc>> {
+        (1_577_836_800i64..1_900_000_000i64, 0u8..3).prop_map(|(secs, kind)| {
+            let secs = match kind {
+                0 => secs - secs % 86_400,
+                1 => secs - secs % 60,
+                _ => secs,
+            };
+            DateTime::from_timestamp(secs, 0).unwrap()
+        })
+    }
+
+    /// A time with 0, 3, 6 or 9 fractional digits, as sqlx writes them.
+    fn any_precise_time() -> impl Strategy<Value = DateTime<Utc>> {
+        (
+            1_577_836_800i64..1_900_000_000i64,
+            0u32..1_000_000_000,
+            0u8..4,
+        )
+            .prop_map(|(secs, nanos, digits)| {
+                let nanos = match digits {
+                    0 => 0,
+                    1 => nanos - nanos % 1_000_000,
+                    2 => nanos - nanos % 1_000,
+                    _ => nanos,
+                };
+                DateTime::from_timestamp(secs, nanos).unwrap()
+            })
+    }
+
+    /// SQLite's date functions see milliseconds; the rollups read the
+    /// microseconds from the stored text. Every precision sqlx writes gives
+    /// the exact difference in microseconds (the time truncated to them, as
+    /// `validate::truncate_micros` does before a write).
+    #[test]
+    fn sqlite_differences_are_exact_microseconds() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let db = rt
+            .block_on(sea_orm::Database::connect("sqlite::memory:"))
+            .unwrap();
+        let query = format!(
+            "SELECT {} - {} AS d, {} AS day FROM (SELECT $2 AS created_at) l",
+            sql::micros(DbBackend::Sqlite, "$2"),
+            sql::micros(DbBackend::Sqlite, "$1"),
+            sql::day(DbBackend::Sqlite, "l"),
+        );
+        let micros =
+            |t: DateTime<Utc>| t.timestamp() * 1_000_000 + i64::from(t.timestamp_subsec_micros());
+        proptest!(ProptestConfig::with_cases(300), |(a in any_precise_time(), b in any_precise_time())| {
+            let row = rt
+                .block_on(db.query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    query.clone(),
+                    vec![a.into(), b.into()],
+                )))
+                .unwrap()
+                .unwrap();
+            prop_assert_eq!(row.try_get::<i64>("", "d").unwrap(), micros(b) - micros(a));
+            prop_assert_eq!(row.try_get::<String>("", "day").unwrap(), b.date_naive().to_string());
+        });
+    }
+
+    proptest! {
+        /// Every instant of `[from, to)` is in exactly one part of the
+        /// split, and no instant outside it is in any.
+        #[test]
+        fn a_split_covers_the_period_once(from in any_time(), len in 1i64..10 * 86_400, probes in proptest::collection::vec(-86_400i64..11 * 86_400, 20)) {
+            let to = from + chrono::Duration::seconds(len);
+            let s = split(from, to);
+            for p in probes {
+                let x = from + chrono::Duration::seconds(p);
+                let in_days = s.days.is_some_and(|(a, b)| midnight(a) <= x && x < midnight(b));
+                let in_before = s.before.is_some_and(|(a, b)| a <= x && x < b);
+                let in_after = s.after.is_some_and(|(a, b)| a <= x && x < b);
+                let parts = [in_days, in_before, in_after].iter().filter(|b| **b).count();
+                prop_assert_eq!(parts, usize::from(from <= x && x < to), "{}", x);
+            }
+            // Edges are partial days: at most two days of leads are read.
+            for (a, b) in [s.before, s.after].into_iter().flatten() {
+                prop_assert!(b - a < chrono::Duration::days(2));
+            }
+        }
+    }
+}
