@@ -37,5 +37,5 @@ mod schema;
 mod scoring;
 mod storage;
 mod subscriptions;
-mod webhooks;
 mod trends;
+mod webhooks;
