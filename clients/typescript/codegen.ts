@@ -15,6 +15,7 @@ const config: CodegenConfig = {
           Date: "string", // YYYY-MM-DD
           Decimal: "string", // exact decimal, e.g. "1234.50": never a float
           JSON: "Record<string, unknown>", // interaction metadata: an object
+          Upload: "File | Blob", // a multipart file part (importLeads; GraphQL multipart request spec)
         },
         strictScalars: true,
         enumsAsTypes: true,
