@@ -7,7 +7,8 @@
 //! The limits, in the order they apply (docs/errors.md#limits):
 //! 1. bracket nesting of the document, scanned before parsing
 //!    ([`MAX_NESTING`]): async-graphql's parser recurses on nested values
-//!    without a bound, so a 4 KB document could overflow the stack;
+//!    without a bound, so a 4 KB document could overflow the stack (a text
+//!    parsed before is not parsed again: `graphql::documents`);
 //! 2. the number of selected fields with every fragment spread expanded,
 //!    `__typename` included (`LEADGRAPH_MAX_COMPLEXITY`);
 //! 3. async-graphql's own depth, complexity (lists weighted by `first`,
@@ -19,6 +20,7 @@
 //! 6. per subject, a token bucket of operations (`LEADGRAPH_RATE_LIMIT`).
 
 use super::AppSchema;
+use super::documents::{Documents, Parsed};
 use super::persisted::PersistedError;
 use crate::app::{AppState, Loaders};
 use crate::auth::Viewer;
@@ -63,6 +65,8 @@ pub struct Executor {
     pub renderings: Arc<crate::graphql::subscriptions::share::RenderCache>,
     /// Documents prepared plans may answer.
     plans: Arc<crate::graphql::plan::Plans>,
+    /// Parsed documents by text (`graphql::documents`).
+    documents: Arc<Documents>,
 }
 
 /// An executed operation: the executor's response, or the JSON text of the
@@ -74,11 +78,23 @@ pub enum Answer {
 
 /// An operation that passed the checks made before execution.
 pub struct Admitted {
+    /// The request, without its parsed document: [`Admitted::into_request`]
+    /// attaches it.
     pub request: Request,
     /// The selected operation's type; `None` when the document does not
     /// select exactly one (validation then refuses it).
     pub operation: Option<OperationType>,
     heavy: bool,
+    parsed: Arc<Parsed>,
+}
+
+impl Admitted {
+    /// The request with its parsed document, for the executor.
+    pub fn into_request(self) -> Request {
+        let mut request = self.request;
+        request.set_parsed_query(self.parsed.document.clone());
+        request
+    }
 }
 
 /// Why an operation was refused before execution.
@@ -145,6 +161,7 @@ impl Executor {
             rate,
             renderings: Default::default(),
             plans: Default::default(),
+            documents: Default::default(),
         }
     }
 
@@ -198,30 +215,37 @@ impl Executor {
     }
 
     /// The checks made before execution: nesting, parsing, field count.
+    /// A document this instance parsed before is not parsed again
+    /// (`graphql::documents`); the checks of its cost apply all the same.
     pub fn admit(
         &self,
         query: String,
         variables: Option<serde_json::Value>,
         operation_name: Option<String>,
     ) -> Result<Admitted, Refusal> {
-        if nesting_exceeds(&query, MAX_NESTING) {
-            return Err(Refusal::Limit(format!(
-                "the document nests brackets more than {MAX_NESTING} levels deep"
-            )));
-        }
-        let mut request = Request::new(query);
-        if let Some(vars) = variables {
-            request = request.variables(Variables::from_json(vars));
-        }
-        if let Some(name) = &operation_name {
-            request = request.operation_name(name.clone());
-        }
-        let document = request
-            .parsed_query()
-            .map_err(|err| Refusal::BadInput(err.message))?;
-        let operation = operation_type(document, operation_name.as_deref());
+        let parsed = match self.documents.get(&query, operation_name.as_deref()) {
+            Some(parsed) => parsed,
+            None => {
+                if nesting_exceeds(&query, MAX_NESTING) {
+                    return Err(Refusal::Limit(format!(
+                        "the document nests brackets more than {MAX_NESTING} levels deep"
+                    )));
+                }
+                let document = async_graphql::parser::parse_query(&query)
+                    .map_err(|err| Refusal::BadInput(ServerError::from(err).message))?;
+                let operation = operation_type(&document, operation_name.as_deref());
+                let cost = cost(&document, operation_name.as_deref());
+                Arc::new(Parsed::new(
+                    &query,
+                    operation_name.as_deref(),
+                    document,
+                    operation,
+                    cost,
+                ))
+            }
+        };
         let max = self.state.config.max_complexity;
-        let cost = cost(document, operation_name.as_deref());
+        let cost = parsed.cost;
         let total = cost.total();
         if total > max {
             return Err(Refusal::Limit(format!(
@@ -229,11 +253,19 @@ impl Executor {
                 cost.fields, cost.aggregates
             )));
         }
-        let heavy = cost.aggregates > 0;
+        self.documents.insert(parsed.clone());
+        let mut request = Request::new(query);
+        if let Some(vars) = variables {
+            request = request.variables(Variables::from_json(vars));
+        }
+        if let Some(name) = operation_name {
+            request = request.operation_name(name);
+        }
         Ok(Admitted {
             request,
-            operation,
-            heavy,
+            operation: parsed.operation,
+            heavy: cost.aggregates > 0,
+            parsed,
         })
     }
 
@@ -245,13 +277,14 @@ impl Executor {
         let started = Instant::now();
         let timeout = self.state.config.request_timeout;
         let mutation = admitted.operation == Some(OperationType::Mutation);
+        let heavy = admitted.heavy;
         let request = admitted
-            .request
+            .into_request()
             .data(viewer.clone())
             .data(Loaders::new(&self.state, viewer));
         let run = async {
             // The semaphore is never closed, so a permit always comes.
-            let _permit = if admitted.heavy {
+            let _permit = if heavy {
                 self.heavy.clone().acquire_owned().await.ok()
             } else {
                 None
@@ -299,25 +332,19 @@ impl Executor {
     pub async fn execute_planned(
         &self,
         viewer: &Viewer,
-        mut admitted: Admitted,
+        admitted: Admitted,
         request_id: &str,
     ) -> Answer {
         let candidate = match admitted.operation {
             Some(OperationType::Query) if self.state.config.prepared_plans => {
-                let request = &mut admitted.request;
-                let query = request.query.clone();
-                let operation_name = request.operation_name.clone();
-                let variables = request.variables.clone();
-                match request.parsed_query() {
-                    Ok(document) => self.plans.candidate(
-                        viewer,
-                        document,
-                        &query,
-                        operation_name.as_deref(),
-                        &variables,
-                    ),
-                    Err(_) => None,
-                }
+                let request = &admitted.request;
+                self.plans.candidate(
+                    viewer,
+                    &admitted.parsed.document,
+                    &request.query,
+                    request.operation_name.as_deref(),
+                    &request.variables,
+                )
             }
             _ => None,
         };

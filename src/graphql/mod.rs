@@ -1,6 +1,7 @@
 //! The GraphQL layer: schema construction (no database needed), merged roots,
 //! HTTP handler, scalars and global ids.
 
+pub mod documents;
 pub mod error;
 pub mod execute;
 pub mod graphiql;

@@ -384,7 +384,7 @@ impl Connection {
             }
         };
         let outcomes = if admitted.operation == Some(OperationType::Subscription) {
-            self.open_subscription(viewer, admitted.request)
+            self.open_subscription(viewer, admitted.into_request())
         } else {
             // Queries and mutations run as over HTTP: bounded in time and
             // concurrency, the bus woken after a mutation.

@@ -408,3 +408,55 @@ async fn errors_of_async_graphql_are_classified_by_origin_not_by_words() {
     let body = app.gql(&t.admin, deep, json!({})).await;
     assert_eq!(code(&body), "LIMIT_EXCEEDED", "{body}");
 }
+
+/// Documents are parsed once per text (`graphql::documents`): a document
+/// sent again is still checked again — limits, role, operation name and
+/// variables are the request's, not the first sender's.
+#[tokio::test]
+async fn a_document_sent_again_is_checked_again() {
+    let app = TestApp::spawn().await;
+    let t = app.tokens();
+    let aliases: String = (0..2001).map(|i| format!(" t{i}: __typename")).collect();
+    let over = format!("{{{aliases} }}");
+    for _ in 0..2 {
+        let body = app.gql(&t.admin, &over, json!({})).await;
+        assert_eq!(code(&body), "LIMIT_EXCEEDED", "{body}");
+    }
+    let cost = "{ costPerLead(period: {from: \"2026-01-01T00:00:00Z\", to: \"2026-02-01T00:00:00Z\"}) { key } }";
+    app.ok(&t.marketing, cost, json!({})).await;
+    assert_eq!(app.error_code(&t.sales, cost, json!({})).await, "FORBIDDEN");
+    app.ok(&t.marketing, cost, json!({})).await;
+    // One text, two operations: each request runs the one it names.
+    let two = "query A { a: __typename } query B { b: __typename }";
+    for (name, field) in [("A", "a"), ("B", "b"), ("A", "a")] {
+        let body: Value = app
+            .client
+            .post(&app.url)
+            .bearer_auth(&t.admin)
+            .json(&json!({"query": two, "operationName": name}))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON body");
+        assert_eq!(body["data"][field], "Query", "{body}");
+    }
+    let body = app.gql(&t.admin, two, json!({})).await;
+    assert!(body["errors"][0]["message"].is_string(), "{body}");
+    // Same text, other variables: validated with the new ones.
+    let by_id = "query L($id: ID!) { lead(id: $id) { id } }";
+    let id = app.create_lead(&t.admin, "again@example.com").await;
+    let data = app.ok(&t.admin, by_id, json!({"id": id})).await;
+    assert_eq!(data["lead"]["id"], id);
+    let body = app.gql(&t.admin, by_id, json!({"id": ["x"]})).await;
+    assert!(
+        body["errors"][0]["extensions"]["code"].is_string(),
+        "{body}"
+    );
+    let body = app.gql(&t.admin, by_id, json!({})).await;
+    assert!(
+        body["errors"][0]["extensions"]["code"].is_string(),
+        "{body}"
+    );
+}
