@@ -114,6 +114,10 @@ pub const RESCORE_MUTATION: &str =
 pub const M1_MUTATION: &str = "mutation Record($input: RecordInteractionInput!) { \
      recordInteraction(input: $input) { id } }";
 
+/// TRANSITION (issue 15): disqualify a lead, or recycle a disqualified one.
+pub const TRANSITION_MUTATION: &str = "mutation Move($id: ID!, $to: LeadStage!) { \
+     transitionLead(id: $id, to: $to, reason: \"bench\") { stage } }";
+
 pub const M1_BATCH_MUTATION: &str = "mutation RecordMany($inputs: [RecordInteractionInput!]!) { \
      recordInteractions(inputs: $inputs) { recorded duplicates errors { index code message } } }";
 

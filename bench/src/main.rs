@@ -18,7 +18,7 @@ use leadgraph::auth::Role;
 use leadgraph::graphql::ids::{NodeType, encode};
 use load::{Call, Stats, drive};
 use serde_json::{Value, json};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Parser)]
@@ -39,7 +39,8 @@ struct Args {
     /// Workloads, in order: Q1, Q2 (funnel + costPerLead by channel over
     /// 90 days), Q3, DEEP, RESCORE (rescoreLeads after a rule change, after
     /// restoring it, and steady: once per run, at concurrency 1), M1
-    /// (single), M1_BATCH (500 per request). The writes run last by
+    /// (single), M1_BATCH (500 per request), TRANSITION (disqualify and
+    /// recycle, not in the default list). The writes run last by
     /// default: they change rows. S1 (fan-out to
     /// WebSocket subscribers; it qualifies MQL leads) and S1_CROSS (two
     /// instances, needs --url-b) ignore --concurrency; see `s1.rs`.
@@ -406,6 +407,68 @@ async fn run_workload(ctx: &mut Ctx, workload: &str, concurrency: usize) -> Resu
                     let id = pick(&ids2, r);
                     boxed(async move { sql.m1(id, r, f).await })
                 })),
+            )
+        }
+        "TRANSITION" => {
+            // Each lead of the pool moves LEAD/MQL → DISQUALIFIED, then back
+            // to LEAD (recycle), as ADMIN: one stage change per request, with
+            // its history row, outbox event and rollup update. A lead is
+            // taken by one client at a time (busy flag); no SQL side.
+            let pool = ctx.sql.movable_leads(50_000).await?;
+            if pool.is_empty() {
+                return Err("TRANSITION: no lead at LEAD or DISQUALIFIED".to_owned());
+            }
+            let leads: Arc<Vec<(String, Mutex<Option<String>>)>> = Arc::new(
+                pool.into_iter()
+                    .map(|(id, stage)| (encode(NodeType::Lead, id).0, Mutex::new(Some(stage))))
+                    .collect(),
+            );
+            let a = api.clone();
+            (
+                Arc::new(move |r| {
+                    let a = a.clone();
+                    let token = tokens.admin.clone();
+                    let leads = leads.clone();
+                    boxed(async move {
+                        let n = leads.len();
+                        let (index, stage) = (0..n)
+                            .map(|k| (r as usize).wrapping_add(k.wrapping_mul(7_919)) % n)
+                            .find_map(|i| {
+                                leads[i]
+                                    .1
+                                    .lock()
+                                    .ok()
+                                    .and_then(|mut s| s.take())
+                                    .map(|s| (i, s))
+                            })
+                            .ok_or("TRANSITION: every lead busy")?;
+                        let (id, slot) = &leads[index];
+                        let to = if stage == "DISQUALIFIED" {
+                            "LEAD"
+                        } else {
+                            "DISQUALIFIED"
+                        };
+                        let body =
+                            api::body(api::TRANSITION_MUTATION, json!({ "id": id, "to": to }));
+                        let result = a.post(&token, body).await;
+                        let now = match &result {
+                            Ok(bytes) => serde_json::from_slice::<Value>(bytes)
+                                .ok()
+                                .and_then(|v| {
+                                    v["data"]["transitionLead"]["stage"]
+                                        .as_str()
+                                        .map(str::to_owned)
+                                })
+                                .unwrap_or(stage),
+                            Err(_) => stage,
+                        };
+                        if let Ok(mut s) = slot.lock() {
+                            *s = Some(now);
+                        }
+                        result.map(|_| 1)
+                    })
+                }),
+                None,
             )
         }
         "M1_BATCH" => {

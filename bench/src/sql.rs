@@ -105,6 +105,25 @@ impl Sql {
         }
     }
 
+    /// Up to `limit` leads at LEAD or DISQUALIFIED, with their stage, for
+    /// TRANSITION.
+    pub async fn movable_leads(&self, limit: i64) -> Result<Vec<(i64, String)>, String> {
+        let q = "SELECT id, stage FROM lead WHERE stage IN ('LEAD', 'DISQUALIFIED') \
+                 ORDER BY id LIMIT $1";
+        match self {
+            Sql::Postgres(p) => sqlx::query_as(q)
+                .bind(limit)
+                .fetch_all(p)
+                .await
+                .map_err(err),
+            Sql::Sqlite { read, .. } => sqlx::query_as(AssertSqlSafe(q.replace("$1", "?")))
+                .bind(limit)
+                .fetch_all(read)
+                .await
+                .map_err(err),
+        }
+    }
+
     /// `(subject, name, email)` of the users of a role.
     pub async fn users(
         &self,
