@@ -10,6 +10,7 @@ mod m20261126_000007_score_state;
 mod m20261204_000008_scoring_version;
 mod m20261204_000009_webhooks;
 pub mod m20261204_000010_kpi_rollups;
+pub mod m20261204_000011_kpi_rollups_by_dimension;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000008_scoring_version::Migration),
             Box::new(m20261204_000009_webhooks::Migration),
             Box::new(m20261204_000010_kpi_rollups::Migration),
+            Box::new(m20261204_000011_kpi_rollups_by_dimension::Migration),
         ]
     }
 }

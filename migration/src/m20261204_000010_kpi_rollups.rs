@@ -236,7 +236,7 @@ pub fn rebuild_statements(backend: DbBackend) -> Vec<String> {
 
 /// Row-trigger statements of SQLite for the row `r` (`NEW` or `OLD`)
 /// counted with `sign`.
-fn sqlite_row(r: &str, sign: i64) -> [String; 2] {
+pub fn sqlite_row(r: &str, sign: i64) -> [String; 2] {
     let backend = DbBackend::Sqlite;
     let values: Vec<String> = keys(backend, r)
         .into_iter()
@@ -263,7 +263,7 @@ fn sqlite_row(r: &str, sign: i64) -> [String; 2] {
 
 /// The lead columns the KPIs read: an update that changes none of them
 /// leaves the rollups alone.
-const FACTS: [&str; 12] = [
+pub const FACTS: [&str; 12] = [
     "created_at",
     "source_channel",
     "source_campaign_id",
@@ -278,9 +278,27 @@ const FACTS: [&str; 12] = [
     "customer_at",
 ];
 
-async fn create_triggers(
+/// The rollup statements of one layout, for [`create_triggers`]: the
+/// upsert of the aggregated `source` (PostgreSQL) and the statements of a
+/// SQLite row trigger for the row `r` counted with `sign`.
+pub struct Layout {
+    pub upsert: fn(DbBackend, &str) -> String,
+    pub sqlite_row: fn(&str, i64) -> Vec<String>,
+}
+
+/// This migration's layout: one row per (day, channel, campaign, persona).
+pub const LAYOUT: Layout = Layout {
+    upsert: |backend, source| upsert_rollup(&aggregate(backend, source, "1 = 1", true)),
+    sqlite_row: |r, sign| sqlite_row(r, sign).to_vec(),
+};
+
+/// The triggers on `lead` that keep the rollups of `layout` and the fit
+/// histogram (PostgreSQL: functions `kpi_rollup_{insert,update,delete}`,
+/// created or replaced; SQLite: triggers created, so drop them first).
+pub async fn create_triggers(
     db: &SchemaManagerConnection<'_>,
     backend: DbBackend,
+    layout: &Layout,
 ) -> Result<(), DbErr> {
     match backend {
         DbBackend::Postgres => {
@@ -314,11 +332,11 @@ async fn create_triggers(
                 };
                 let body = format!(
                     "{guard}{}; {};",
-                    upsert_rollup(&aggregate(backend, source, "1 = 1", true)),
+                    (layout.upsert)(backend, source),
                     upsert_fit(&fit_aggregate(backend, source, "1 = 1", true))
                 );
                 db.execute_unprepared(&format!(
-                    "CREATE FUNCTION kpi_rollup_{event}() RETURNS trigger LANGUAGE plpgsql \
+                    "CREATE OR REPLACE FUNCTION kpi_rollup_{event}() RETURNS trigger LANGUAGE plpgsql \
                      AS $$ BEGIN {body} RETURN NULL; END $$"
                 ))
                 .await?;
@@ -328,6 +346,10 @@ async fn create_triggers(
                     _ => "OLD TABLE AS kpi_old NEW TABLE AS kpi_new",
                 };
                 db.execute_unprepared(&format!(
+                    "DROP TRIGGER IF EXISTS lead_kpi_rollup_{event} ON lead"
+                ))
+                .await?;
+                db.execute_unprepared(&format!(
                     "CREATE TRIGGER lead_kpi_rollup_{event} AFTER {event} ON lead \
                      REFERENCING {referencing} FOR EACH STATEMENT \
                      EXECUTE FUNCTION kpi_rollup_{event}()"
@@ -336,14 +358,14 @@ async fn create_triggers(
             }
         }
         _ => {
-            let [add_rollup, add_fit] = sqlite_row("NEW", 1);
-            let [sub_rollup, sub_fit] = sqlite_row("OLD", -1);
+            let add = (layout.sqlite_row)("NEW", 1).join(" ");
+            let sub = (layout.sqlite_row)("OLD", -1).join(" ");
             db.execute_unprepared(&format!(
-                "CREATE TRIGGER lead_kpi_rollup_insert AFTER INSERT ON lead BEGIN {add_rollup} {add_fit} END"
+                "CREATE TRIGGER lead_kpi_rollup_insert AFTER INSERT ON lead BEGIN {add} END"
             ))
             .await?;
             db.execute_unprepared(&format!(
-                "CREATE TRIGGER lead_kpi_rollup_delete AFTER DELETE ON lead BEGIN {sub_rollup} {sub_fit} END"
+                "CREATE TRIGGER lead_kpi_rollup_delete AFTER DELETE ON lead BEGIN {sub} END"
             ))
             .await?;
             let changed: Vec<String> = FACTS
@@ -352,7 +374,7 @@ async fn create_triggers(
                 .collect();
             db.execute_unprepared(&format!(
                 "CREATE TRIGGER lead_kpi_rollup_update AFTER UPDATE ON lead WHEN {} \
-                 BEGIN {sub_rollup} {sub_fit} {add_rollup} {add_fit} END",
+                 BEGIN {sub} {add} END",
                 changed.join(" OR ")
             ))
             .await?;
@@ -361,22 +383,28 @@ async fn create_triggers(
     Ok(())
 }
 
+/// This migration's `kpi_rollup` table, empty.
+pub async fn create_rollup_table(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
+    let counts: Vec<String> = COUNTS
+        .iter()
+        .map(|c| format!("{c} bigint NOT NULL DEFAULT 0"))
+        .collect();
+    db.execute_unprepared(&format!(
+        "CREATE TABLE kpi_rollup (day date NOT NULL, channel varchar NOT NULL, \
+         campaign_id bigint NOT NULL, persona_id bigint NOT NULL, {}, \
+         PRIMARY KEY (day, channel, campaign_id, persona_id))",
+        counts.join(", ")
+    ))
+    .await?;
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         let backend = manager.get_database_backend();
-        let counts: Vec<String> = COUNTS
-            .iter()
-            .map(|c| format!("{c} bigint NOT NULL DEFAULT 0"))
-            .collect();
-        db.execute_unprepared(&format!(
-            "CREATE TABLE kpi_rollup (day date NOT NULL, channel varchar NOT NULL, \
-             campaign_id bigint NOT NULL, persona_id bigint NOT NULL, {}, \
-             PRIMARY KEY (day, channel, campaign_id, persona_id))",
-            counts.join(", ")
-        ))
-        .await?;
+        create_rollup_table(db).await?;
         db.execute_unprepared(
             "CREATE TABLE kpi_fit_rollup (day date NOT NULL, icp_fit double precision NOT NULL, \
              leads bigint NOT NULL DEFAULT 0, PRIMARY KEY (day, icp_fit))",
@@ -385,7 +413,7 @@ impl MigrationTrait for Migration {
         for sql in rebuild_statements(backend) {
             db.execute_unprepared(&sql).await?;
         }
-        create_triggers(db, backend).await
+        create_triggers(db, backend, &LAYOUT).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

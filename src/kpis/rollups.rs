@@ -3,8 +3,10 @@
 //! rows (for the partial days at the edges of a period, and as the
 //! reference `leadgraph rollups verify` compares with), and the rebuild.
 //!
-//! The tables and the triggers that keep them are those of the migration
-//! `m20261204_000010_kpi_rollups`, whose SQL generator this module shares.
+//! The tables and the triggers that keep them are those of the migrations
+//! `m20261204_000010_kpi_rollups` (the sums, the fit histogram, the
+//! triggers) and `m20261204_000011_kpi_rollups_by_dimension` (one row per
+//! dimension, day and value), whose SQL generators this module shares.
 
 use super::calc::{self, CohortCounts, STAGES};
 use super::model::GroupBy;
@@ -12,7 +14,7 @@ use super::service::Key;
 use crate::error::{AppError, AppResult};
 use crate::leads::channel::Channel;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use migration::m20261204_000010_kpi_rollups as sql;
+use migration::m20261204_000011_kpi_rollups_by_dimension as sql;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, TransactionTrait, Value,
 };
@@ -102,21 +104,44 @@ fn sums(exprs: impl Iterator<Item = String>) -> String {
         .join(", ")
 }
 
-fn rollup_key_column(group_by: GroupBy) -> Option<&'static str> {
+/// The `dim` of `kpi_rollup` that answers a grouping: NONE sums the
+/// channel rows (every lead has exactly one channel).
+fn rollup_dimension(group_by: GroupBy) -> &'static str {
     match group_by {
-        GroupBy::None => None,
-        GroupBy::Channel => Some("channel"),
-        GroupBy::Campaign => Some("campaign_id"),
-        GroupBy::Persona => Some("persona_id"),
+        GroupBy::None | GroupBy::Channel => "channel",
+        GroupBy::Campaign => "campaign",
+        GroupBy::Persona => "persona",
     }
+}
+
+/// The rollup rows of `group_by` for the days `[$1, $2)`, with `extra`
+/// key columns, summed per group (and per `extra`).
+fn rollup_query(group_by: GroupBy, extra: &[&str]) -> String {
+    let aggregates = sums(sql::COUNTS.iter().map(|c| (*c).to_owned()));
+    let mut keys: Vec<&str> = Vec::new();
+    if group_by != GroupBy::None {
+        keys.push("k");
+    }
+    keys.extend_from_slice(extra);
+    let select: String = keys.iter().map(|k| format!("{k}, ")).collect();
+    let group = if keys.is_empty() {
+        String::new()
+    } else {
+        format!(" GROUP BY {}", keys.join(", "))
+    };
+    format!(
+        "SELECT {select}{aggregates} FROM kpi_rollup \
+         WHERE dim = '{}' AND day >= $1 AND day < $2{group}",
+        rollup_dimension(group_by)
+    )
 }
 
 fn lead_key_column(group_by: GroupBy) -> Option<&'static str> {
     match group_by {
         GroupBy::None => None,
         GroupBy::Channel => Some("l.source_channel"),
-        GroupBy::Campaign => Some("COALESCE(l.source_campaign_id, 0)"),
-        GroupBy::Persona => Some("COALESCE(l.persona_id, 0)"),
+        GroupBy::Campaign => Some("CAST(COALESCE(l.source_campaign_id, 0) AS TEXT)"),
+        GroupBy::Persona => Some("CAST(COALESCE(l.persona_id, 0) AS TEXT)"),
     }
 }
 
@@ -127,10 +152,14 @@ fn read_key(row: &QueryResult, group_by: GroupBy) -> AppResult<Key> {
             let channel = Channel::from_code(&row.try_get::<String>("", "k")?)?;
             Key::Channel(Channel::ALL.iter().take_while(|c| **c != channel).count())
         }
-        GroupBy::Campaign | GroupBy::Persona => match row.try_get::<i64>("", "k")? {
-            0 => Key::Missing,
-            id => Key::Id(id),
-        },
+        GroupBy::Campaign | GroupBy::Persona => {
+            let k = row.try_get::<String>("", "k")?;
+            match k.parse::<i64>() {
+                Ok(0) => Key::Missing,
+                Ok(id) => Key::Id(id),
+                Err(e) => return Err(AppError::internal(format!("rollup key {k}: {e}"))),
+            }
+        }
     })
 }
 
@@ -165,14 +194,7 @@ async fn from_rollups(
     group_by: GroupBy,
     into: &mut BTreeMap<Key, Totals>,
 ) -> AppResult<()> {
-    let aggregates = sums(sql::COUNTS.iter().map(|c| (*c).to_owned()));
-    let query = match rollup_key_column(group_by) {
-        None => format!("SELECT {aggregates} FROM kpi_rollup WHERE day >= $1 AND day < $2"),
-        Some(k) => format!(
-            "SELECT {k} AS k, {aggregates} FROM kpi_rollup \
-             WHERE day >= $1 AND day < $2 GROUP BY {k}"
-        ),
-    };
+    let query = rollup_query(group_by, &[]);
     grouped(db, query, vec![first.into(), end.into()], group_by, into).await
 }
 
@@ -193,6 +215,17 @@ pub async fn from_leads(
         Some(k) => format!("SELECT {k} AS k, {aggregates} FROM lead l WHERE {filter} GROUP BY {k}"),
     };
     grouped(db, query, vec![from.into(), to.into()], group_by, into).await
+}
+
+/// The `day` column of a rollup row: a DATE on PostgreSQL, `YYYY-MM-DD`
+/// text on SQLite.
+fn read_day(row: &QueryResult) -> AppResult<NaiveDate> {
+    if let Ok(day) = row.try_get::<NaiveDate>("", "day") {
+        return Ok(day);
+    }
+    let day = row.try_get::<String>("", "day")?;
+    NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+        .map_err(|e| AppError::internal(format!("rollup day {day}: {e}")))
 }
 
 /// Midnight (UTC) of `day`.
@@ -274,17 +307,7 @@ pub async fn series(
     let n = buckets.len();
     let s = split(first.0, last.1);
     if let Some((a, b)) = s.days {
-        let aggregates = sums(sql::COUNTS.iter().map(|c| (*c).to_owned()));
-        let query = match rollup_key_column(group_by) {
-            None => format!(
-                "SELECT CAST(day AS TEXT) AS d, {aggregates} FROM kpi_rollup \
-                 WHERE day >= $1 AND day < $2 GROUP BY day"
-            ),
-            Some(k) => format!(
-                "SELECT {k} AS k, CAST(day AS TEXT) AS d, {aggregates} FROM kpi_rollup \
-                 WHERE day >= $1 AND day < $2 GROUP BY {k}, day"
-            ),
-        };
+        let query = rollup_query(group_by, &["day"]);
         let backend = db.get_database_backend();
         let rows = db
             .query_all_raw(Statement::from_sql_and_values(
@@ -298,9 +321,7 @@ pub async fn series(
             if totals.is_zero() {
                 continue;
             }
-            let day = row.try_get::<String>("", "d")?;
-            let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
-                .map_err(|e| AppError::internal(format!("rollup day {day}: {e}")))?;
+            let day = read_day(row)?;
             let Some(i) = bucket_of(buckets, midnight(day)) else {
                 continue;
             };
@@ -389,7 +410,7 @@ pub async fn rebuild(db: &DatabaseConnection) -> AppResult<()> {
 /// One rollup row that differs from the lead rows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Drift {
-    /// `day channel campaign persona`, or `day fit=x` for the fit histogram.
+    /// `day dimension value`, or `day fit=x` for the fit histogram.
     pub key: String,
     /// `column: stored ≠ expected` for each differing column.
     pub columns: Vec<String>,
@@ -455,12 +476,7 @@ pub async fn verify(db: &DatabaseConnection) -> AppResult<Vec<Drift>> {
             .await?;
     }
     let text = |e: &str| format!("CAST({e} AS TEXT)");
-    let key = format!(
-        "{} || ' ' || channel || ' ' || {} || ' ' || {} AS key",
-        text("day"),
-        text("campaign_id"),
-        text("persona_id")
-    );
+    let key = format!("{} || ' ' || dim || ' ' || k AS key", text("day"));
     let columns: Vec<String> = sql::COUNTS
         .iter()
         .map(|c| format!("CAST({c} AS BIGINT) AS {c}"))
