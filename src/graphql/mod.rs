@@ -11,6 +11,7 @@ pub mod ids;
 pub mod operations;
 pub mod pagination;
 pub mod persisted;
+pub mod plain;
 pub mod plan;
 pub mod scalars;
 pub mod subscriptions;

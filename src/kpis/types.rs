@@ -2,10 +2,11 @@
 
 use super::calc::{self, CohortCounts, CostFigures};
 use super::model::{self, Group};
+use crate::graphql::plain::{Buckets, Plain, Sel, float, money, object};
 use crate::graphql::scalars::{DateTime, Money};
 use crate::leads::lifecycle;
 use crate::leads::types::LeadStage;
-use async_graphql::{Enum, InputObject, SimpleObject};
+use async_graphql::{Enum, InputObject, ScalarType, SimpleObject, Value};
 
 /// A half-open period `[from, to)` in UTC: `from < to`, at most 5 years.
 #[derive(InputObject, Clone, Copy, Debug)]
@@ -109,7 +110,7 @@ pub struct FunnelGroup {
     pub overall_conversion: Option<f64>,
     /// With `interval`: the same figures per bucket of the period, every
     /// bucket in order (zeros where no lead was created); `null` without.
-    pub buckets: Option<Vec<FunnelBucket>>,
+    pub buckets: Option<Buckets<FunnelBucket>>,
 }
 
 /// `funnel`: groups with at least one lead in the cohort (`NONE`: always
@@ -149,7 +150,7 @@ pub struct CostRow {
     pub roi: Option<f64>,
     /// With `interval`: the same figures per bucket of the period, every
     /// bucket in order; `null` without.
-    pub buckets: Option<Vec<CostBucket>>,
+    pub buckets: Option<Buckets<CostBucket>>,
 }
 
 /// One bucket of a group's cost trend: spend entries dated in `[start,
@@ -237,18 +238,20 @@ impl FunnelGroup {
             stages: stages(counts),
             disqualified: int(counts.disqualified),
             overall_conversion: calc::overall_conversion(counts),
-            buckets: trend.map(|t| {
-                t.iter()
-                    .map(|((start, end), c)| FunnelBucket {
-                        start: DateTime(*start),
-                        end: DateTime(*end),
-                        new_leads: int(c.new_leads),
-                        stages: stages(c),
-                        disqualified: int(c.disqualified),
-                        overall_conversion: calc::overall_conversion(c),
-                    })
-                    .collect()
-            }),
+            buckets: trend
+                .map(|t| {
+                    t.iter()
+                        .map(|((start, end), c)| FunnelBucket {
+                            start: DateTime(*start),
+                            end: DateTime(*end),
+                            new_leads: int(c.new_leads),
+                            stages: stages(c),
+                            disqualified: int(c.disqualified),
+                            overall_conversion: calc::overall_conversion(c),
+                        })
+                        .collect()
+                })
+                .map(Buckets),
         }
     }
 }
@@ -266,25 +269,27 @@ impl CostRow {
     ) -> Self {
         let (key, label) = key_and_label(group);
         let money = |cents: i128| Money::from_cents(cents, currency);
-        let buckets = trend.map(|t| {
-            t.iter()
-                .map(|((start, end), f)| CostBucket {
-                    start: DateTime(*start),
-                    end: DateTime(*end),
-                    spend: money(f.spend_cents),
-                    leads: int(f.leads),
-                    mqls: int(f.mqls),
-                    sqls: int(f.sqls),
-                    customers: int(f.customers),
-                    cost_per_lead: f.cost_per_lead.map(money),
-                    cost_per_mql: f.cost_per_mql.map(money),
-                    cost_per_sql: f.cost_per_sql.map(money),
-                    cost_per_customer: f.cost_per_customer.map(money),
-                    revenue: money(f.revenue_cents),
-                    roi: f.roi,
-                })
-                .collect()
-        });
+        let buckets = trend
+            .map(|t| {
+                t.iter()
+                    .map(|((start, end), f)| CostBucket {
+                        start: DateTime(*start),
+                        end: DateTime(*end),
+                        spend: money(f.spend_cents),
+                        leads: int(f.leads),
+                        mqls: int(f.mqls),
+                        sqls: int(f.sqls),
+                        customers: int(f.customers),
+                        cost_per_lead: f.cost_per_lead.map(money),
+                        cost_per_mql: f.cost_per_mql.map(money),
+                        cost_per_sql: f.cost_per_sql.map(money),
+                        cost_per_customer: f.cost_per_customer.map(money),
+                        revenue: money(f.revenue_cents),
+                        roi: f.roi,
+                    })
+                    .collect()
+            })
+            .map(Buckets);
         CostRow {
             buckets,
             key,
@@ -313,5 +318,75 @@ impl LeadRelevance {
             disqualified: int(disqualified),
             disqualification_rate: calc::ratio(disqualified, new_leads),
         }
+    }
+}
+
+// The buckets of a trend, written in one pass (`graphql::plain`).
+
+impl Plain for FunnelStage {
+    const NAME: &'static str = "FunnelStage";
+    fn child(_: &str, _: &str) -> Option<&'static str> {
+        None
+    }
+    fn value(&self, field: &str, _: &[Sel]) -> Option<Value> {
+        Some(match field {
+            "stage" => async_graphql::resolver_utils::enum_value(self.stage),
+            "reached" => self.reached.to_value(),
+            "conversionFromPrevious" => float(self.conversion_from_previous),
+            "avgDaysFromPrevious" => float(self.avg_days_from_previous),
+            _ => return None,
+        })
+    }
+}
+
+impl Plain for FunnelBucket {
+    const NAME: &'static str = "FunnelBucket";
+    fn child(parent: &str, field: &str) -> Option<&'static str> {
+        (parent == Self::NAME && field == "stages").then_some(FunnelStage::NAME)
+    }
+    fn value(&self, field: &str, children: &[Sel]) -> Option<Value> {
+        Some(match field {
+            "start" => self.start.to_value(),
+            "end" => self.end.to_value(),
+            "newLeads" => self.new_leads.to_value(),
+            "stages" => Value::List(
+                self.stages
+                    .iter()
+                    .map(|s| object(s, children))
+                    .collect::<Option<_>>()?,
+            ),
+            "disqualified" => self.disqualified.to_value(),
+            "overallConversion" => float(self.overall_conversion),
+            _ => return None,
+        })
+    }
+}
+
+impl Plain for CostBucket {
+    const NAME: &'static str = "CostBucket";
+    fn child(parent: &str, field: &str) -> Option<&'static str> {
+        let money = matches!(
+            field,
+            "spend" | "costPerLead" | "costPerMql" | "costPerSql" | "costPerCustomer" | "revenue"
+        );
+        (parent == Self::NAME && money).then_some(<Money as Plain>::NAME)
+    }
+    fn value(&self, field: &str, children: &[Sel]) -> Option<Value> {
+        Some(match field {
+            "start" => self.start.to_value(),
+            "end" => self.end.to_value(),
+            "spend" => money(Some(&self.spend), children)?,
+            "leads" => self.leads.to_value(),
+            "mqls" => self.mqls.to_value(),
+            "sqls" => self.sqls.to_value(),
+            "customers" => self.customers.to_value(),
+            "costPerLead" => money(self.cost_per_lead.as_ref(), children)?,
+            "costPerMql" => money(self.cost_per_mql.as_ref(), children)?,
+            "costPerSql" => money(self.cost_per_sql.as_ref(), children)?,
+            "costPerCustomer" => money(self.cost_per_customer.as_ref(), children)?,
+            "revenue" => money(Some(&self.revenue), children)?,
+            "roi" => float(self.roi),
+            _ => return None,
+        })
     }
 }

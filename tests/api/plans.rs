@@ -323,7 +323,7 @@ async fn post(app: &TestApp, token: &str, query: &str, variables: &Value) -> (u1
 }
 
 /// A seeded database served twice: with prepared plans and without.
-async fn two_instances() -> (TestApp, TestApp) {
+pub async fn two_instances() -> (TestApp, TestApp) {
     let (database_url, dir) = fresh_database().await;
     let mut config = leadgraph::config::Config::for_database(&database_url);
     config.db_pool = 5;

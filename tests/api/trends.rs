@@ -246,3 +246,177 @@ async fn trend_sizes_are_bounded_and_cost_by_bucket() {
         "{body}"
     );
 }
+
+/// Leaves of `FunnelBucket` and `CostBucket`, and their object fields with
+/// the leaves of the objects.
+const FUNNEL_LEAVES: [&str; 6] = [
+    "start",
+    "end",
+    "newLeads",
+    "disqualified",
+    "overallConversion",
+    "__typename",
+];
+const STAGE_LEAVES: [&str; 5] = [
+    "stage",
+    "reached",
+    "conversionFromPrevious",
+    "avgDaysFromPrevious",
+    "__typename",
+];
+const COST_LEAVES: [&str; 8] = [
+    "start",
+    "end",
+    "leads",
+    "mqls",
+    "sqls",
+    "customers",
+    "roi",
+    "__typename",
+];
+const COST_MONEY: [&str; 6] = [
+    "spend",
+    "costPerLead",
+    "costPerMql",
+    "costPerSql",
+    "costPerCustomer",
+    "revenue",
+];
+const MONEY_LEAVES: [&str; 3] = ["amount", "currency", "__typename"];
+
+/// A random selection of `leaves` (and `objects` with `inner` leaves),
+/// with aliases, `@skip`/`@include` (literal or `$flag`), inline fragments
+/// on `type_name` and, now and then, a named fragment.
+fn selection(
+    rng: &mut rand::rngs::StdRng,
+    type_name: &str,
+    leaves: &[&str],
+    objects: &[(&str, &str, &[&str])],
+    fragments: &mut Vec<String>,
+) -> String {
+    use rand::Rng;
+    let mut parts = Vec::new();
+    let mut alias = 0;
+    let mut item = |rng: &mut rand::rngs::StdRng, field: &str, sub: String| {
+        alias += 1;
+        let text = match rng.random_range(0..10) {
+            0 => format!("a{alias}: {field}{sub}"),
+            1 => format!("{field} @include(if: $flag){sub}"),
+            2 => format!("{field} @skip(if: true){sub}"),
+            3 => format!("... on {type_name} {{ {field}{sub} }}"),
+            4 => format!("... @include(if: $flag) {{ {field}{sub} }}"),
+            _ => format!("{field}{sub}"),
+        };
+        parts.push(text);
+    };
+    for leaf in leaves {
+        if rng.random_bool(0.6) {
+            item(rng, leaf, String::new());
+        }
+    }
+    for (field, inner_type, inner) in objects {
+        if rng.random_bool(0.7) {
+            let sub = selection(rng, inner_type, inner, &[], fragments);
+            item(rng, field, format!(" {{ {sub} }}"));
+        }
+    }
+    if parts.is_empty() || rng.random_bool(0.1) {
+        parts.push("__typename".to_owned());
+    }
+    if rng.random_bool(0.2) {
+        // The same leaf twice under one key: merged by the executor.
+        parts.push(format!("{0} {0}", leaves[0]));
+    }
+    if rng.random_bool(0.25) {
+        let name = format!("F{}", fragments.len());
+        fragments.push(format!(
+            "fragment {name} on {type_name} {{ {} }}",
+            parts.join(" ")
+        ));
+        return format!("...{name}");
+    }
+    parts.join(" ")
+}
+
+/// The buckets of a trend come from a one-pass resolver (`kpis::plain`)
+/// unless prepared plans are off: both answer every document alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trend_buckets_answer_as_the_general_executor() {
+    use rand::SeedableRng;
+    let (fast, general) = crate::plans::two_instances().await;
+    let t = fast.tokens();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(15);
+    let period = json!({"from": "2026-07-15T06:00:00Z", "to": "2026-11-01T00:00:00Z"});
+    let mut compared = 0;
+    for round in 0..60 {
+        let mut fragments = Vec::new();
+        let funnel = selection(
+            &mut rng,
+            "FunnelBucket",
+            &FUNNEL_LEAVES,
+            &[("stages", "FunnelStage", &STAGE_LEAVES)],
+            &mut fragments,
+        );
+        let money: Vec<(&str, &str, &[&str])> = COST_MONEY
+            .iter()
+            .map(|m| (*m, "Money", &MONEY_LEAVES[..]))
+            .collect();
+        let cost = selection(&mut rng, "CostBucket", &COST_LEAVES, &money, &mut fragments);
+        let interval = ["DAY", "WEEK", "MONTH"][round % 3];
+        let group = ["NONE", "CHANNEL", "CAMPAIGN"][round % 3];
+        let document = format!(
+            "query($p: PeriodInput!, $i: KpiInterval, $flag: Boolean = true) {{ \
+             flag: __typename @include(if: $flag) funnel(period: $p, groupBy: {group}, interval: $i) {{ groups {{ key buckets {{ {funnel} }} }} }} \
+             costPerLead(period: $p, groupBy: {group}, interval: $i) {{ key buckets {{ {cost} }} }} }} {}",
+            fragments.join(" ")
+        );
+        let flag = round % 2 == 0;
+        let variables = json!({"p": period, "i": interval, "flag": flag});
+        for token in [&t.admin, &t.marketing, &t.sales] {
+            let a = fast.gql(token, &document, variables.clone()).await;
+            let b = general.gql(token, &document, variables.clone()).await;
+            if let Some(at) = first_difference(&a, &b, String::new()) {
+                panic!("{document}\n{variables}\ndiffer at {at}");
+            }
+            if std::env::var("SHOW_ERRORS").is_ok() && a.get("errors").is_some() {
+                eprintln!("{}", a["errors"][0]["message"]);
+            }
+            if a.get("errors").is_none() {
+                compared += 1;
+                assert!(
+                    a["data"]["costPerLead"][0]["buckets"]
+                        .as_array()
+                        .is_some_and(|b| !b.is_empty()),
+                    "{a}"
+                );
+            }
+        }
+    }
+    assert!(compared >= 100, "only {compared} answers without errors");
+}
+
+/// Where two JSON values first differ (object keys in any order).
+fn first_difference(a: &Value, b: &Value, at: String) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for key in x.keys().chain(y.keys()) {
+                let here = format!("{at}.{key}");
+                match (x.get(key), y.get(key)) {
+                    (Some(p), Some(q)) => {
+                        if let Some(d) = first_difference(p, q, here) {
+                            return Some(d);
+                        }
+                    }
+                    (p, q) => return Some(format!("{here}: {p:?} vs {q:?}")),
+                }
+            }
+            None
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| first_difference(p, q, format!("{at}[{i}]"))),
+        _ => (a != b).then(|| format!("{at}: {a} vs {b}")),
+    }
+}
