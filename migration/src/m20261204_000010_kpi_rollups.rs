@@ -194,7 +194,13 @@ pub fn fit_aggregate(
 }
 
 fn upsert_rollup(select: &str) -> String {
-    let cols: Vec<&str> = KEY.iter().chain(COUNTS.iter()).copied().collect();
+    upsert_keyed(&KEY, select)
+}
+
+/// `INSERT INTO kpi_rollup (<key>, <counts>) <select> ON CONFLICT (<key>)`
+/// adding the counts: the upsert of every rollup layout.
+pub fn upsert_keyed(key: &[&str], select: &str) -> String {
+    let cols: Vec<&str> = key.iter().chain(COUNTS.iter()).copied().collect();
     let sets: Vec<String> = COUNTS
         .iter()
         .map(|c| format!("{c} = kpi_rollup.{c} + excluded.{c}"))
@@ -202,7 +208,7 @@ fn upsert_rollup(select: &str) -> String {
     format!(
         "INSERT INTO kpi_rollup ({}) {select} ON CONFLICT ({}) DO UPDATE SET {}",
         cols.join(", "),
-        KEY.join(", "),
+        key.join(", "),
         sets.join(", ")
     )
 }
@@ -217,8 +223,17 @@ fn upsert_fit(select: &str) -> String {
 /// The statements that rebuild both rollup tables from the lead rows
 /// (`leadgraph rollups rebuild`, and this migration for existing data).
 pub fn rebuild_statements(backend: DbBackend) -> Vec<String> {
+    rebuild_keyed(backend, &KEY, aggregate)
+}
+
+/// The rebuild of a rollup layout: its key and its `aggregate` generator.
+pub fn rebuild_keyed(
+    backend: DbBackend,
+    key: &[&str],
+    aggregate: fn(DbBackend, &str, &str, bool) -> String,
+) -> Vec<String> {
     let source = "(SELECT 1 AS sign, lead.* FROM lead)";
-    let cols: Vec<&str> = KEY.iter().chain(COUNTS.iter()).copied().collect();
+    let cols: Vec<&str> = key.iter().chain(COUNTS.iter()).copied().collect();
     vec![
         "DELETE FROM kpi_rollup".to_owned(),
         "DELETE FROM kpi_fit_rollup".to_owned(),

@@ -81,37 +81,13 @@ pub fn aggregate(backend: DbBackend, source: &str, filter: &str, having_nonzero:
 }
 
 fn upsert_rollup(select: &str) -> String {
-    let cols: Vec<&str> = KEY.iter().chain(COUNTS.iter()).copied().collect();
-    let sets: Vec<String> = COUNTS
-        .iter()
-        .map(|c| format!("{c} = kpi_rollup.{c} + excluded.{c}"))
-        .collect();
-    format!(
-        "INSERT INTO kpi_rollup ({}) {select} ON CONFLICT ({}) DO UPDATE SET {}",
-        cols.join(", "),
-        KEY.join(", "),
-        sets.join(", ")
-    )
+    v1::upsert_keyed(&KEY, select)
 }
 
 /// The statements that rebuild both rollup tables from the lead rows
 /// (`leadgraph rollups rebuild`, and this migration).
 pub fn rebuild_statements(backend: DbBackend) -> Vec<String> {
-    let source = "(SELECT 1 AS sign, lead.* FROM lead)";
-    let cols: Vec<&str> = KEY.iter().chain(COUNTS.iter()).copied().collect();
-    vec![
-        "DELETE FROM kpi_rollup".to_owned(),
-        "DELETE FROM kpi_fit_rollup".to_owned(),
-        format!(
-            "INSERT INTO kpi_rollup ({}) {}",
-            cols.join(", "),
-            aggregate(backend, source, "1 = 1", false)
-        ),
-        format!(
-            "INSERT INTO kpi_fit_rollup (day, icp_fit, leads) {}",
-            fit_aggregate(backend, source, "1 = 1", false)
-        ),
-    ]
+    v1::rebuild_keyed(backend, &KEY, aggregate)
 }
 
 /// SQLite row trigger: the row `r` (`NEW` or `OLD`) counted with `sign`
@@ -145,18 +121,28 @@ const LAYOUT: Layout = Layout {
     sqlite_row,
 };
 
+/// Drop `kpi_rollup`, and on SQLite the triggers that write it (they would
+/// fail without it; PostgreSQL's functions are replaced in place).
+async fn drop_rollup_table(
+    db: &SchemaManagerConnection<'_>,
+    backend: DbBackend,
+) -> Result<(), DbErr> {
+    if backend != DbBackend::Postgres {
+        for event in ["insert", "update", "delete"] {
+            db.execute_unprepared(&format!("DROP TRIGGER IF EXISTS lead_kpi_rollup_{event}"))
+                .await?;
+        }
+    }
+    db.execute_unprepared("DROP TABLE kpi_rollup").await?;
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         let backend = manager.get_database_backend();
-        if backend != DbBackend::Postgres {
-            for event in ["insert", "update", "delete"] {
-                db.execute_unprepared(&format!("DROP TRIGGER IF EXISTS lead_kpi_rollup_{event}"))
-                    .await?;
-            }
-        }
-        db.execute_unprepared("DROP TABLE kpi_rollup").await?;
+        drop_rollup_table(db, backend).await?;
         let counts: Vec<String> = COUNTS
             .iter()
             .map(|c| format!("{c} bigint NOT NULL DEFAULT 0"))
@@ -180,13 +166,7 @@ impl MigrationTrait for Migration {
         // Back to 000010's table, triggers and contents.
         let db = manager.get_connection();
         let backend = manager.get_database_backend();
-        if backend != DbBackend::Postgres {
-            for event in ["insert", "update", "delete"] {
-                db.execute_unprepared(&format!("DROP TRIGGER IF EXISTS lead_kpi_rollup_{event}"))
-                    .await?;
-            }
-        }
-        db.execute_unprepared("DROP TABLE kpi_rollup").await?;
+        drop_rollup_table(db, backend).await?;
         v1::create_rollup_table(db).await?;
         v1::create_triggers(db, backend, &v1::LAYOUT).await?;
         for sql in v1::rebuild_statements(backend) {

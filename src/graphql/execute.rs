@@ -223,8 +223,8 @@ impl Executor {
         variables: Option<serde_json::Value>,
         operation_name: Option<String>,
     ) -> Result<Admitted, Refusal> {
-        let parsed = match self.documents.get(&query, operation_name.as_deref()) {
-            Some(parsed) => parsed,
+        let (parsed, fresh) = match self.documents.get(&query, operation_name.as_deref()) {
+            Some(parsed) => (parsed, false),
             None => {
                 if nesting_exceeds(&query, MAX_NESTING) {
                     return Err(Refusal::Limit(format!(
@@ -235,13 +235,9 @@ impl Executor {
                     .map_err(|err| Refusal::BadInput(ServerError::from(err).message))?;
                 let operation = operation_type(&document, operation_name.as_deref());
                 let cost = cost(&document, operation_name.as_deref());
-                Arc::new(Parsed::new(
-                    &query,
-                    operation_name.as_deref(),
-                    document,
-                    operation,
-                    cost,
-                ))
+                let parsed =
+                    Parsed::new(&query, operation_name.as_deref(), document, operation, cost);
+                (Arc::new(parsed), true)
             }
         };
         let max = self.state.config.max_complexity;
@@ -253,7 +249,9 @@ impl Executor {
                 cost.fields, cost.aggregates
             )));
         }
-        self.documents.insert(parsed.clone());
+        if fresh {
+            self.documents.insert(parsed.clone());
+        }
         let mut request = Request::new(query);
         if let Some(vars) = variables {
             request = request.variables(Variables::from_json(vars));

@@ -211,9 +211,9 @@ pub async fn from_leads(
 
 /// The `day` column of a rollup row: a DATE on PostgreSQL, `YYYY-MM-DD`
 /// text on SQLite.
-fn read_day(row: &QueryResult) -> AppResult<NaiveDate> {
-    if let Ok(day) = row.try_get::<NaiveDate>("", "day") {
-        return Ok(day);
+fn read_day(row: &QueryResult, backend: DbBackend) -> AppResult<NaiveDate> {
+    if backend == DbBackend::Postgres {
+        return Ok(row.try_get::<NaiveDate>("", "day")?);
     }
     let day = row.try_get::<String>("", "day")?;
     NaiveDate::parse_from_str(&day, "%Y-%m-%d")
@@ -302,10 +302,9 @@ pub async fn series(
         // One row per (value, day) already: read them as they are and add
         // them up here (a GROUP BY over the year's 3,650 channel rows took
         // PostgreSQL 22 ms, reading them 2).
-        let columns: Vec<&str> = sql::COUNTS.to_vec();
         let query = format!(
             "SELECT k, day, {} FROM kpi_rollup WHERE dim = '{}' AND day >= $1 AND day < $2",
-            columns.join(", "),
+            sql::COUNTS.join(", "),
             rollup_dimension(group_by)
         );
         let backend = db.get_database_backend();
@@ -321,7 +320,7 @@ pub async fn series(
             if totals.is_zero() {
                 continue;
             }
-            let day = read_day(row)?;
+            let day = read_day(row, backend)?;
             let Some(i) = bucket_of(buckets, midnight(day)) else {
                 continue;
             };
