@@ -164,6 +164,8 @@ pub async fn build_state(config: Config) -> AppResult<AppState> {
     };
     // Deliverers run on every instance; leases keep one per webhook.
     crate::webhooks::worker::spawn(state.clone());
+    // Every instance folds the KPI rollup deltas; a lock keeps one fold at a time.
+    crate::kpis::rollups::spawn_compactor(&state);
     Ok(state)
 }
 

@@ -54,6 +54,9 @@ pub enum RollupsCommand {
     /// Compare every rollup row with the lead rows; print each row that
     /// differs and exit non-zero when any does.
     Verify,
+    /// Fold the delta log into the rollups now (the server does it every
+    /// `LEADGRAPH_ROLLUP_COMPACT_INTERVAL`).
+    Compact,
 }
 
 #[derive(Debug, Default, Args)]
@@ -124,7 +127,7 @@ fn token(config: &Config, args: &TokenArgs) -> AppResult<()> {
     Ok(())
 }
 
-/// `leadgraph rollups rebuild|verify` on a migrated database.
+/// `leadgraph rollups rebuild|verify|compact` on a migrated database.
 async fn rollups(config: &Config, command: &RollupsCommand) -> AppResult<()> {
     use crate::kpis::rollups;
     let db = crate::db::Db::connect(config).await?;
@@ -134,6 +137,15 @@ async fn rollups(config: &Config, command: &RollupsCommand) -> AppResult<()> {
             rollups::rebuild(&db.write).await?;
             println!(
                 "kpi rollups rebuilt in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        RollupsCommand::Compact => {
+            let folded = rollups::compact(&db.write, true).await?;
+            println!(
+                "kpi rollup deltas {} ({:.1} s)",
+                if folded { "folded" } else { "already folded" },
                 started.elapsed().as_secs_f64()
             );
             Ok(())

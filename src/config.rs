@@ -110,6 +110,17 @@ pub struct Config {
         global = true
     )]
     pub rescore_interval: Duration,
+    /// How often the KPI rollups' delta log is folded into the rollups
+    /// (docs/kpis.md "Rollups"); `0` turns the fold off (the figures stay
+    /// exact, reads grow with the log).
+    #[arg(
+        long,
+        env = "LEADGRAPH_ROLLUP_COMPACT_INTERVAL",
+        default_value = "1s",
+        value_parser = parse_interval,
+        global = true
+    )]
+    pub rollup_compact_interval: Duration,
     /// Days stage-change events stay in the outbox; an `after` cursor older
     /// than that cannot be resumed (docs/events.md).
     #[arg(

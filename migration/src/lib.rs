@@ -11,6 +11,7 @@ mod m20261204_000008_scoring_version;
 mod m20261204_000009_webhooks;
 pub mod m20261204_000010_kpi_rollups;
 pub mod m20261204_000011_kpi_rollups_by_dimension;
+pub mod m20261204_000012_kpi_rollup_deltas;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000009_webhooks::Migration),
             Box::new(m20261204_000010_kpi_rollups::Migration),
             Box::new(m20261204_000011_kpi_rollups_by_dimension::Migration),
+            Box::new(m20261204_000012_kpi_rollup_deltas::Migration),
         ]
     }
 }

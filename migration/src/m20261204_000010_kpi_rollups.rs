@@ -213,7 +213,7 @@ pub fn upsert_keyed(key: &[&str], select: &str) -> String {
     )
 }
 
-fn upsert_fit(select: &str) -> String {
+pub fn upsert_fit(select: &str) -> String {
     format!(
         "INSERT INTO kpi_fit_rollup (day, icp_fit, leads) {select} \
          ON CONFLICT (day, icp_fit) DO UPDATE SET leads = kpi_fit_rollup.leads + excluded.leads"

@@ -80,7 +80,8 @@ pub fn aggregate(backend: DbBackend, source: &str, filter: &str, having_nonzero:
     )
 }
 
-fn upsert_rollup(select: &str) -> String {
+/// `INSERT INTO kpi_rollup … <select> ON CONFLICT (dim, day, k)` adding the counts.
+pub fn upsert_rollup(select: &str) -> String {
     v1::upsert_keyed(&KEY, select)
 }
 
@@ -116,7 +117,7 @@ fn sqlite_row(r: &str, sign: i64) -> Vec<String> {
 }
 
 /// This migration's layout, for `create_triggers`.
-const LAYOUT: Layout = Layout {
+pub const LAYOUT: Layout = Layout {
     upsert: |backend, source| upsert_rollup(&aggregate(backend, source, "1 = 1", true)),
     sqlite_row,
 };

@@ -4,9 +4,11 @@
 //! reference `leadgraph rollups verify` compares with), and the rebuild.
 //!
 //! The tables and the triggers that keep them are those of the migrations
-//! `m20261204_000010_kpi_rollups` (the sums, the fit histogram, the
-//! triggers) and `m20261204_000011_kpi_rollups_by_dimension` (one row per
-//! dimension, day and value), whose SQL generators this module shares.
+//! `m20261204_000010_kpi_rollups` (the sums, the fit histogram),
+//! `m20261204_000011_kpi_rollups_by_dimension` (one row per dimension, day
+//! and value) and `m20261204_000012_kpi_rollup_deltas` (the triggers append
+//! to `kpi_delta`, [`compact`] folds it), whose SQL generators this module
+//! shares. Every read adds the deltas not yet folded, in the same statement.
 
 use super::calc::{self, CohortCounts, STAGES};
 use super::model::GroupBy;
@@ -14,7 +16,7 @@ use super::service::Key;
 use crate::error::{AppError, AppResult};
 use crate::leads::channel::Channel;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use migration::m20261204_000011_kpi_rollups_by_dimension as sql;
+use migration::m20261204_000012_kpi_rollup_deltas as sql;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, TransactionTrait, Value,
 };
@@ -22,6 +24,14 @@ use std::collections::BTreeMap;
 
 /// Number of count columns (`sql::COUNTS`).
 const N: usize = sql::COUNTS.len();
+/// Positions in `sql::COUNTS`.
+const LEADS: usize = 0;
+const REACHED2: usize = 1;
+const DISQUALIFIED: usize = 5;
+const TIMED2: usize = 6;
+const SECS2: usize = 10;
+const MICROS2: usize = 14;
+const REVENUE_HI: usize = 18;
 
 /// The sums of one rollup key (or of several), in `sql::COUNTS` order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,24 +50,22 @@ impl Totals {
         }
     }
 
-    fn get(&self, column: &str) -> i64 {
-        sql::COUNTS
-            .iter()
-            .position(|c| *c == column)
-            .map_or(0, |i| self.0[i])
+    /// The sum of a column of `sql::COUNTS` (positions checked by a test).
+    fn get(&self, column: usize) -> i64 {
+        self.0[column]
     }
 
     pub fn new_leads(&self) -> i64 {
-        self.get("leads")
+        self.get(LEADS)
     }
 
     pub fn disqualified(&self) -> i64 {
-        self.get("disqualified")
+        self.get(DISQUALIFIED)
     }
 
     /// Won deal amounts, in cents.
     pub fn revenue(&self) -> i128 {
-        calc::join_sum(self.get("revenue_hi"), self.get("revenue_lo"))
+        calc::join_sum(self.get(REVENUE_HI), self.get(REVENUE_HI + 1))
     }
 
     /// The funnel's counts: reached per stage and the mean days between
@@ -71,10 +79,11 @@ impl Totals {
         };
         counts.reached[0] = n;
         for rank in 2..=STAGES {
-            counts.reached[rank - 1] = self.get(&format!("reached{rank}"));
-            let timed = self.get(&format!("timed{rank}"));
-            let micros = i128::from(self.get(&format!("secs{rank}"))) * 1_000_000
-                + i128::from(self.get(&format!("micros{rank}")));
+            let k = rank - 2;
+            counts.reached[rank - 1] = self.get(REACHED2 + k);
+            let timed = self.get(TIMED2 + k);
+            let micros =
+                i128::from(self.get(SECS2 + k)) * 1_000_000 + i128::from(self.get(MICROS2 + k));
             counts.avg_days[rank - 1] =
                 (timed > 0).then(|| micros as f64 / timed as f64 / 86_400_000_000.0);
         }
@@ -85,11 +94,14 @@ impl Totals {
         self.0.iter().all(|v| *v == 0)
     }
 
-    fn read(row: &QueryResult) -> AppResult<Totals> {
+    /// The count columns of `row`, which start at column `first` in
+    /// `sql::COUNTS` order (read by position: by name is a search per
+    /// column, and a weekly trend reads 3,650 rows of 20).
+    fn read(row: &QueryResult, first: usize) -> AppResult<Totals> {
         let mut t = Totals::default();
-        for (slot, column) in t.0.iter_mut().zip(sql::COUNTS) {
+        for (i, slot) in t.0.iter_mut().enumerate() {
             // SUM over no rows is NULL.
-            *slot = row.try_get::<Option<i64>>("", column)?.unwrap_or(0);
+            *slot = row.try_get_by_index::<Option<i64>>(first + i)?.unwrap_or(0);
         }
         Ok(t)
     }
@@ -114,17 +126,28 @@ fn rollup_dimension(group_by: GroupBy) -> &'static str {
     }
 }
 
+/// The rollup rows of `dim` for the days `[$1, $2)` with the deltas not
+/// yet folded (one statement, so one snapshot): `k`, `day` and the counts,
+/// one row per rollup row or delta.
+fn rows_with_deltas(backend: DbBackend, dim: &str) -> String {
+    format!(
+        "SELECT k, day, {} FROM kpi_rollup WHERE dim = '{dim}' AND day >= $1 AND day < $2 \
+         UNION ALL {}",
+        sql::COUNTS.join(", "),
+        sql::delta_rows(backend, dim)
+    )
+}
+
 /// The rollup rows of `group_by` for the days `[$1, $2)`, summed per group.
-fn rollup_query(group_by: GroupBy) -> String {
-    let aggregates = sums(sql::COUNTS.iter().map(|c| (*c).to_owned()));
+fn rollup_query(backend: DbBackend, group_by: GroupBy) -> String {
+    let aggregates = sums(sql::COUNTS.iter().map(|c| format!("x.{c}")));
     let (select, group) = match group_by {
         GroupBy::None => ("", ""),
-        _ => ("k, ", " GROUP BY k"),
+        _ => ("x.k AS k, ", " GROUP BY x.k"),
     };
     format!(
-        "SELECT {select}{aggregates} FROM kpi_rollup \
-         WHERE dim = '{}' AND day >= $1 AND day < $2{group}",
-        rollup_dimension(group_by)
+        "SELECT {select}{aggregates} FROM ({}) x{group}",
+        rows_with_deltas(backend, rollup_dimension(group_by))
     )
 }
 
@@ -137,15 +160,16 @@ fn lead_key_column(group_by: GroupBy) -> Option<&'static str> {
     }
 }
 
+/// The group of a row whose first column is `k` (none for NONE).
 fn read_key(row: &QueryResult, group_by: GroupBy) -> AppResult<Key> {
     Ok(match group_by {
         GroupBy::None => Key::All,
         GroupBy::Channel => {
-            let channel = Channel::from_code(&row.try_get::<String>("", "k")?)?;
+            let channel = Channel::from_code(&row.try_get_by_index::<String>(0)?)?;
             Key::Channel(Channel::ALL.iter().take_while(|c| **c != channel).count())
         }
         GroupBy::Campaign | GroupBy::Persona => {
-            let k = row.try_get::<String>("", "k")?;
+            let k = row.try_get_by_index::<String>(0)?;
             match k.parse::<i64>() {
                 Ok(0) => Key::Missing,
                 Ok(id) => Key::Id(id),
@@ -166,8 +190,10 @@ async fn grouped(
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
+    // `[k,] counts…`
+    let first = usize::from(group_by != GroupBy::None);
     for row in &rows {
-        let totals = Totals::read(row)?;
+        let totals = Totals::read(row, first)?;
         if totals.is_zero() {
             continue;
         }
@@ -186,7 +212,7 @@ async fn from_rollups(
     group_by: GroupBy,
     into: &mut BTreeMap<Key, Totals>,
 ) -> AppResult<()> {
-    let query = rollup_query(group_by);
+    let query = rollup_query(db.get_database_backend(), group_by);
     grouped(db, query, vec![first.into(), end.into()], group_by, into).await
 }
 
@@ -212,10 +238,11 @@ pub async fn from_leads(
 /// The `day` column of a rollup row: a DATE on PostgreSQL, `YYYY-MM-DD`
 /// text on SQLite.
 fn read_day(row: &QueryResult, backend: DbBackend) -> AppResult<NaiveDate> {
+    // `k, day, counts…`
     if backend == DbBackend::Postgres {
-        return Ok(row.try_get::<NaiveDate>("", "day")?);
+        return Ok(row.try_get_by_index::<NaiveDate>(1)?);
     }
-    let day = row.try_get::<String>("", "day")?;
+    let day = row.try_get_by_index::<String>(1)?;
     NaiveDate::parse_from_str(&day, "%Y-%m-%d")
         .map_err(|e| AppError::internal(format!("rollup day {day}: {e}")))
 }
@@ -302,12 +329,8 @@ pub async fn series(
         // One row per (value, day) already: read them as they are and add
         // them up here (a GROUP BY over the year's 3,650 channel rows took
         // PostgreSQL 22 ms, reading them 2).
-        let query = format!(
-            "SELECT k, day, {} FROM kpi_rollup WHERE dim = '{}' AND day >= $1 AND day < $2",
-            sql::COUNTS.join(", "),
-            rollup_dimension(group_by)
-        );
         let backend = db.get_database_backend();
+        let query = rows_with_deltas(backend, rollup_dimension(group_by));
         let rows = db
             .query_all_raw(Statement::from_sql_and_values(
                 backend,
@@ -316,7 +339,7 @@ pub async fn series(
             ))
             .await?;
         for row in &rows {
-            let totals = Totals::read(row)?;
+            let totals = Totals::read(row, 2)?;
             if totals.is_zero() {
                 continue;
             }
@@ -369,9 +392,13 @@ pub async fn matching_icp(
     if let Some((first, end)) = s.days {
         n += count_one(
             db,
-            "SELECT CAST(SUM(leads) AS BIGINT) AS n FROM kpi_fit_rollup \
-             WHERE day >= $1 AND day < $2 AND icp_fit >= $3"
-                .to_owned(),
+            format!(
+                "SELECT CAST(SUM(x.n) AS BIGINT) AS n FROM (SELECT leads AS n FROM kpi_fit_rollup \
+                 WHERE day >= $1 AND day < $2 AND icp_fit >= $3 \
+                 UNION ALL SELECT l.sign AS n FROM kpi_delta l WHERE l.icp_fit >= $3 \
+                 AND {day} >= $1 AND {day} < $2) x",
+                day = sql::day(db.get_database_backend(), "l")
+            ),
             vec![first.into(), end.into(), min_fit.into()],
         )
         .await?;
@@ -395,8 +422,11 @@ pub async fn rebuild(db: &DatabaseConnection) -> AppResult<()> {
     let txn = db.begin().await?;
     let backend = txn.get_database_backend();
     if backend == DbBackend::Postgres {
-        // Writers wait for the rebuild rather than change leads it has read.
+        // Writers wait for the rebuild rather than change leads it has
+        // read; a fold in progress finishes first.
         txn.execute_unprepared("LOCK TABLE lead IN SHARE MODE")
+            .await?;
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({})", sql::FOLD_LOCK))
             .await?;
     }
     for statement in sql::rebuild_statements(backend) {
@@ -404,6 +434,78 @@ pub async fn rebuild(db: &DatabaseConnection) -> AppResult<()> {
     }
     txn.commit().await?;
     Ok(())
+}
+
+/// Fold the delta log into the rollups (docs/kpis.md "Rollups"). Returns
+/// whether it folded: not when the log is empty. On PostgreSQL one fold
+/// runs at a time (an advisory lock, also taken by the rebuild): with
+/// `wait` it waits for the other to finish and folds what is left, without
+/// it leaves the deltas to the fold in progress (the periodic fold of
+/// several instances).
+pub async fn compact(db: &DatabaseConnection, wait: bool) -> AppResult<bool> {
+    let backend = db.get_database_backend();
+    let pending = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT 1 AS one FROM kpi_delta LIMIT 1",
+        ))
+        .await?;
+    if pending.is_none() {
+        return Ok(false);
+    }
+    let txn = db.begin().await?;
+    if backend == DbBackend::Postgres {
+        let lock = if wait {
+            format!(
+                "SELECT true AS held FROM (SELECT pg_advisory_xact_lock({})) l",
+                sql::FOLD_LOCK
+            )
+        } else {
+            format!(
+                "SELECT pg_try_advisory_xact_lock({}) AS held",
+                sql::FOLD_LOCK
+            )
+        };
+        let held = txn
+            .query_one_raw(Statement::from_string(backend, lock))
+            .await?
+            .map(|row| row.try_get::<bool>("", "held"))
+            .transpose()?
+            .unwrap_or(false);
+        if !held {
+            return Ok(false);
+        }
+    }
+    for statement in sql::compact_statements(backend) {
+        txn.execute_unprepared(&statement).await?;
+    }
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// Start the periodic fold (`LEADGRAPH_ROLLUP_COMPACT_INTERVAL`; zero:
+/// off) on the instance's write connection; it stops with the event bus.
+pub fn spawn_compactor(state: &crate::app::AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let every = state.config.rollup_compact_interval;
+    if every.is_zero() {
+        return None;
+    }
+    let db = state.db.write.clone();
+    let stopped = state.events.stopped();
+    Some(tokio::spawn(async move {
+        tokio::pin!(stopped);
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = &mut stopped => break,
+                _ = ticker.tick() => {}
+            }
+            if let Err(err) = compact(&db, false).await {
+                tracing::warn!(error = %err, "folding the kpi rollup deltas failed; retrying at the next interval");
+            }
+        }
+    }))
 }
 
 /// One rollup row that differs from the lead rows.
@@ -481,9 +583,18 @@ pub async fn verify(db: &DatabaseConnection) -> AppResult<Vec<Drift>> {
         .map(|c| format!("CAST({c} AS BIGINT) AS {c}"))
         .collect();
     let source = "(SELECT 1 AS sign, lead.* FROM lead)";
+    // Stored: the rollup rows plus the deltas not yet folded.
+    let counts = sql::COUNTS.join(", ");
     let stored = keyed(
         &txn,
-        format!("SELECT {key}, {} FROM kpi_rollup", columns.join(", ")),
+        format!(
+            "SELECT {key}, {} FROM (SELECT dim, day, k, {} FROM \
+             (SELECT dim, day, k, {counts} FROM kpi_rollup UNION ALL SELECT * FROM ({}) z) y \
+             GROUP BY dim, day, k) x",
+            columns.join(", "),
+            sums(sql::COUNTS.iter().map(|c| format!("y.{c}"))),
+            sql::aggregate(backend, "kpi_delta", "1 = 1", false)
+        ),
         &sql::COUNTS,
     )
     .await?;
@@ -502,7 +613,12 @@ pub async fn verify(db: &DatabaseConnection) -> AppResult<Vec<Drift>> {
     let fit_key = format!("{} || ' fit=' || {} AS key", text("day"), text("icp_fit"));
     let stored = keyed(
         &txn,
-        format!("SELECT {fit_key}, CAST(leads AS BIGINT) AS leads FROM kpi_fit_rollup"),
+        format!(
+            "SELECT {fit_key}, CAST(leads AS BIGINT) AS leads FROM (SELECT day, icp_fit, \
+             SUM(y.leads) AS leads FROM (SELECT day, icp_fit, leads FROM kpi_fit_rollup \
+             UNION ALL SELECT * FROM ({}) z) y GROUP BY day, icp_fit) x",
+            sql::fit_aggregate(backend, "kpi_delta", "1 = 1", false)
+        ),
         &["leads"],
     )
     .await?;
@@ -536,6 +652,23 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn count_positions_name_their_columns() {
+        let at = |name: &str| sql::COUNTS.iter().position(|c| *c == name);
+        assert_eq!(at("leads"), Some(LEADS));
+        assert_eq!(at("disqualified"), Some(DISQUALIFIED));
+        assert_eq!(at("revenue_hi"), Some(REVENUE_HI));
+        assert_eq!(at("revenue_lo"), Some(REVENUE_HI + 1));
+        for k in 0..4 {
+            let rank = k + 2;
+            assert_eq!(at(&format!("reached{rank}")), Some(REACHED2 + k));
+            assert_eq!(at(&format!("timed{rank}")), Some(TIMED2 + k));
+            assert_eq!(at(&format!("secs{rank}")), Some(SECS2 + k));
+            assert_eq!(at(&format!("micros{rank}")), Some(MICROS2 + k));
+        }
+        assert_eq!(sql::COUNTS.len(), N);
     }
 
     #[test]
