@@ -47,17 +47,32 @@ pub fn dimensions(l: &str) -> [(&'static str, String); 3] {
 /// <filter>`, one row per dimension, day and value, in key order (the lock
 /// order of the upserts). `having_nonzero` drops rows whose every sum is 0.
 pub fn aggregate(backend: DbBackend, source: &str, filter: &str, having_nonzero: bool) -> String {
+    let branches: Vec<(String, String, String)> = dimensions("l")
+        .into_iter()
+        .map(|(dim, k)| (dim.to_owned(), day(backend, "l"), k))
+        .collect();
+    aggregate_branches(backend, source, filter, having_nonzero, &branches)
+}
+
+/// [`aggregate`] over the given `(dim, day expression, k expression)`
+/// branches of the lead rows `l` of `source`.
+pub fn aggregate_branches(
+    backend: DbBackend,
+    source: &str,
+    filter: &str,
+    having_nonzero: bool,
+    branches: &[(String, String, String)],
+) -> String {
     let values: Vec<String> = contributions(backend, "l")
         .into_iter()
         .zip(COUNTS)
         .map(|(e, c)| format!("l.sign * ({e}) AS {c}"))
         .collect();
-    let branches: Vec<String> = dimensions("l")
-        .into_iter()
-        .map(|(dim, k)| {
+    let branches: Vec<String> = branches
+        .iter()
+        .map(|(dim, day, k)| {
             format!(
-                "SELECT '{dim}' AS dim, {} AS day, {k} AS k, {} FROM {source} l WHERE {filter}",
-                day(backend, "l"),
+                "SELECT '{dim}' AS dim, {day} AS day, {k} AS k, {} FROM {source} l WHERE {filter}",
                 values.join(", ")
             )
         })

@@ -19,14 +19,20 @@
 //! The numbers are exact at every instant; the fold only keeps the log
 //! short.
 //!
+//! The fold also keeps **month rows**: beside each (dimension, day,
+//! value) row, one per (dimension `/month`, first day of the month UTC,
+//! value), so a year by channel sums 120 rows instead of 3,650. They cost
+//! the writers nothing (the fold writes them), and the readers take whole
+//! months from them and the remaining days from the day rows.
+//!
 //! What a lead contributes is still [`contributions`] over its row: the
 //! rebuild over `lead`, the fold over `kpi_delta` and the readers over
-//! `kpi_delta` use the one generator (`aggregate`, `fit_aggregate`).
+//! `kpi_delta` use the one generator ([`aggregate`], `fit_aggregate`).
 
 use super::m20261204_000010_kpi_rollups::{self as v1, FACTS};
 use super::m20261204_000011_kpi_rollups_by_dimension::{self as v2, dimensions};
 pub use super::m20261204_000011_kpi_rollups_by_dimension::{
-    COUNTS, aggregate, contributions, day, fit_aggregate, micros,
+    COUNTS, contributions, day, fit_aggregate, micros,
 };
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
@@ -36,6 +42,31 @@ pub struct Migration;
 
 /// The advisory lock (PostgreSQL) that keeps one fold or rebuild at a time.
 pub const FOLD_LOCK: i64 = 0x6c67_6b70_6966_6f6c;
+
+/// The suffix of the `dim` of month rows (`channel/month`, …).
+pub const MONTH: &str = "/month";
+
+/// The first day of the UTC month of a lead row `l`'s cohort day.
+pub fn month(backend: DbBackend, l: &str) -> String {
+    match backend {
+        DbBackend::Postgres => {
+            format!("CAST(date_trunc('month', {l}.created_at AT TIME ZONE 'UTC') AS DATE)")
+        }
+        _ => format!("(substr({l}.created_at, 1, 7) || '-01')"),
+    }
+}
+
+/// `SELECT dim, day, k, SUM(sign · contribution)…` of the lead rows `l` of
+/// `source`: the day rows of every dimension and the month rows, in key
+/// order (see 000011's `aggregate`).
+pub fn aggregate(backend: DbBackend, source: &str, filter: &str, having_nonzero: bool) -> String {
+    let mut branches = Vec::new();
+    for (dim, k) in dimensions("l") {
+        branches.push((dim.to_owned(), day(backend, "l"), k.clone()));
+        branches.push((format!("{dim}{MONTH}"), month(backend, "l"), k));
+    }
+    v2::aggregate_branches(backend, source, filter, having_nonzero, &branches)
+}
 
 /// `kpi_delta`: a sign and the lead's KPI columns, typed as in `lead`.
 fn create_delta_table(backend: DbBackend) -> String {
@@ -185,12 +216,12 @@ pub fn compact_statements(backend: DbBackend) -> Vec<String> {
     }
 }
 
-/// The statements that rebuild the rollups from the lead rows: the
-/// deltas dropped (the lead rows already hold what they say), then
-/// 000011's rebuild.
+/// The statements that rebuild the rollups (day and month rows) from the
+/// lead rows, the deltas dropped (the lead rows already hold what they
+/// say).
 pub fn rebuild_statements(backend: DbBackend) -> Vec<String> {
     let mut out = vec!["DELETE FROM kpi_delta".to_owned()];
-    out.extend(v2::rebuild_statements(backend));
+    out.extend(v1::rebuild_keyed(backend, &v2::KEY, aggregate));
     out
 }
 
@@ -222,9 +253,12 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         let backend = manager.get_database_backend();
         db.execute_unprepared(&create_delta_table(backend)).await?;
-        // The rollups are right for the rows as they are: only the way
-        // later changes reach them changes.
-        create_delta_triggers(db, backend).await
+        create_delta_triggers(db, backend).await?;
+        // The day rows are right; the month rows are new.
+        for sql in rebuild_statements(backend) {
+            db.execute_unprepared(&sql).await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -242,6 +276,8 @@ impl MigrationTrait for Migration {
         }
         v1::create_triggers(db, backend, &v2::LAYOUT).await?;
         db.execute_unprepared("DROP TABLE kpi_delta").await?;
+        db.execute_unprepared(&format!("DELETE FROM kpi_rollup WHERE dim LIKE '%{MONTH}'"))
+            .await?;
         Ok(())
     }
 }

@@ -15,7 +15,7 @@ use super::model::GroupBy;
 use super::service::Key;
 use crate::error::{AppError, AppResult};
 use crate::leads::channel::Channel;
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 use migration::m20261204_000012_kpi_rollup_deltas as sql;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, TransactionTrait, Value,
@@ -138,17 +138,41 @@ fn rows_with_deltas(backend: DbBackend, dim: &str) -> String {
     )
 }
 
-/// The rollup rows of `group_by` for the days `[$1, $2)`, summed per group.
+/// The rollup rows of `group_by` for the days `[$1, $2)`, summed per
+/// group: the whole months `[$3, $4)` from the month rows, the other days
+/// from the day rows, and the deltas not yet folded — one statement.
 fn rollup_query(backend: DbBackend, group_by: GroupBy) -> String {
     let aggregates = sums(sql::COUNTS.iter().map(|c| format!("x.{c}")));
     let (select, group) = match group_by {
         GroupBy::None => ("", ""),
         _ => ("x.k AS k, ", " GROUP BY x.k"),
     };
+    let dim = rollup_dimension(group_by);
+    let counts = sql::COUNTS.join(", ");
     format!(
-        "SELECT {select}{aggregates} FROM ({}) x{group}",
-        rows_with_deltas(backend, rollup_dimension(group_by))
+        "SELECT {select}{aggregates} FROM (\
+         SELECT k, day, {counts} FROM kpi_rollup WHERE dim = '{dim}{month}' AND day >= $3 AND day < $4 \
+         UNION ALL SELECT k, day, {counts} FROM kpi_rollup WHERE dim = '{dim}' \
+         AND (day >= $1 AND day < $3 OR day >= $4 AND day < $2) \
+         UNION ALL {deltas}) x{group}",
+        month = sql::MONTH,
+        deltas = sql::delta_rows(backend, dim)
     )
+}
+
+/// The whole calendar months within the days `[first, end)`, as the
+/// first days `[a, b)`; `a == b == end` when there is none.
+pub fn whole_months(first: NaiveDate, end: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let month_of = |d: NaiveDate| d.with_day(1).unwrap_or(d);
+    let a = if first.day() == 1 {
+        first
+    } else {
+        month_of(first)
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(end)
+    };
+    let b = month_of(end);
+    if a < b { (a, b) } else { (end, end) }
 }
 
 fn lead_key_column(group_by: GroupBy) -> Option<&'static str> {
@@ -213,7 +237,9 @@ async fn from_rollups(
     into: &mut BTreeMap<Key, Totals>,
 ) -> AppResult<()> {
     let query = rollup_query(db.get_database_backend(), group_by);
-    grouped(db, query, vec![first.into(), end.into()], group_by, into).await
+    let (a, b) = whole_months(first, end);
+    let values = vec![first.into(), end.into(), a.into(), b.into()];
+    grouped(db, query, values, group_by, into).await
 }
 
 /// Totals per group of the leads created in `[from, to)`, from the lead
@@ -652,6 +678,36 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    proptest! {
+        /// Every day of `[first, end)` is read once: from a whole month
+        /// of `whole_months`, or from the day rows outside it.
+        #[test]
+        fn months_and_days_cover_a_period_once(start in 0i64..3_000, len in 1i64..800) {
+            let day0 = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+            let first = day0 + chrono::Duration::days(start);
+            let end = first + chrono::Duration::days(len);
+            let (a, b) = whole_months(first, end);
+            prop_assert!(first <= a && a <= b && b <= end);
+            prop_assert!(a == b || (a.day() == 1 && b.day() == 1));
+            let mut d = first - chrono::Duration::days(40);
+            while d < end + chrono::Duration::days(40) {
+                let by_month = a <= d && d < b;
+                let by_day = first <= d && d < end && !by_month;
+                prop_assert_eq!(by_month || by_day, first <= d && d < end);
+                d += chrono::Duration::days(1);
+            }
+            // No whole month is left to the day rows.
+            let mut m = first.with_day(1).unwrap();
+            while m < end {
+                let next = m.checked_add_months(chrono::Months::new(1)).unwrap();
+                if first <= m && next <= end {
+                    prop_assert!(a <= m && next <= b, "{} in [{}, {})", m, a, b);
+                }
+                m = next;
+            }
+        }
     }
 
     #[test]

@@ -308,6 +308,24 @@ async fn compare_with_reference(app: &TestApp, rng: &mut Rng) {
             from: base() + Duration::days(1),
             to: base() + Duration::days(3),
         },
+        // Whole months (the month rows), and months with days and
+        // ragged edges around them.
+        Period {
+            from: "2026-03-01T00:00:00Z".parse().expect("t"),
+            to: "2026-04-01T00:00:00Z".parse().expect("t"),
+        },
+        Period {
+            from: "2026-01-01T00:00:00Z".parse().expect("t"),
+            to: "2026-05-01T00:00:00Z".parse().expect("t"),
+        },
+        Period {
+            from: "2026-01-20T05:00:00Z".parse().expect("t"),
+            to: base() + Duration::hours(50),
+        },
+        Period {
+            from: "2026-02-27T00:00:00Z".parse().expect("t"),
+            to: "2026-04-03T13:00:00Z".parse().expect("t"),
+        },
         // Within one day, across one midnight, ragged at both ends.
         Period {
             from: base() + Duration::hours(30),
@@ -436,15 +454,26 @@ async fn rebuild_and_verify_through_the_library() {
     assert_eq!(rollups::verify(db).await.expect("verify"), vec![]);
     rollups::compact(db, true).await.expect("fold");
     // Every lead counts under its channel, its campaign and its persona.
-    db.execute_unprepared("UPDATE kpi_rollup SET reached2 = reached2 + 1")
-        .await
-        .expect("corrupt");
+    db.execute_unprepared(
+        "UPDATE kpi_rollup SET reached2 = reached2 + 1 WHERE dim NOT LIKE '%/month'",
+    )
+    .await
+    .expect("corrupt");
     let drift = rollups::verify(db).await.expect("verify");
     assert_eq!(drift.len(), 3, "{drift:?}");
     for (d, dim) in drift.iter().zip(["campaign 0", "channel ", "persona 0"]) {
         assert!(d.key.contains(dim), "{drift:?}");
         assert!(d.columns[0].contains("reached2"), "{drift:?}");
     }
+    rollups::rebuild(db).await.expect("rebuild");
+    assert_eq!(rollups::verify(db).await.expect("verify"), vec![]);
+    // The month rows are checked as much as the day rows.
+    db.execute_unprepared("UPDATE kpi_rollup SET leads = leads + 1 WHERE dim = 'channel/month'")
+        .await
+        .expect("corrupt");
+    let drift = rollups::verify(db).await.expect("verify");
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert!(drift[0].key.contains("channel/month"), "{drift:?}");
     rollups::rebuild(db).await.expect("rebuild");
     assert_eq!(rollups::verify(db).await.expect("verify"), vec![]);
 }
