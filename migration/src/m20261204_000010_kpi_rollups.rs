@@ -293,6 +293,15 @@ pub const FACTS: [&str; 12] = [
     "customer_at",
 ];
 
+/// The `WHEN` of SQLite's update trigger: one of the [`FACTS`] changed.
+pub fn sqlite_facts_changed() -> String {
+    let changed: Vec<String> = FACTS
+        .iter()
+        .map(|c| format!("OLD.{c} IS NOT NEW.{c}"))
+        .collect();
+    changed.join(" OR ")
+}
+
 /// The rollup statements of one layout, for [`create_triggers`]: the
 /// upsert of the aggregated `source` (PostgreSQL) and the statements of a
 /// SQLite row trigger for the row `r` counted with `sign`.
@@ -383,14 +392,10 @@ pub async fn create_triggers(
                 "CREATE TRIGGER lead_kpi_rollup_delete AFTER DELETE ON lead BEGIN {sub} END"
             ))
             .await?;
-            let changed: Vec<String> = FACTS
-                .iter()
-                .map(|c| format!("OLD.{c} IS NOT NEW.{c}"))
-                .collect();
             db.execute_unprepared(&format!(
                 "CREATE TRIGGER lead_kpi_rollup_update AFTER UPDATE ON lead WHEN {} \
                  BEGIN {sub} {add} END",
-                changed.join(" OR ")
+                sqlite_facts_changed()
             ))
             .await?;
         }

@@ -175,14 +175,10 @@ pub async fn create_delta_triggers(
                 delta_values("OLD", -1)
             ))
             .await?;
-            let changed: Vec<String> = FACTS
-                .iter()
-                .map(|c| format!("OLD.{c} IS NOT NEW.{c}"))
-                .collect();
             db.execute_unprepared(&format!(
                 "CREATE TRIGGER lead_kpi_rollup_update AFTER UPDATE ON lead WHEN {} \
                  BEGIN {insert}VALUES {}, {}; END",
-                changed.join(" OR "),
+                v1::sqlite_facts_changed(),
                 delta_values("OLD", -1),
                 delta_values("NEW", 1)
             ))
