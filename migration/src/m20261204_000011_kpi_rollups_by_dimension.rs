@@ -54,6 +54,16 @@ pub fn aggregate(backend: DbBackend, source: &str, filter: &str, having_nonzero:
     aggregate_branches(backend, source, filter, having_nonzero, &branches)
 }
 
+/// `l.sign * (<contribution>) AS <count>, …` of the row `l`, in [`COUNTS`]
+/// order: what one lead row (or one logged delta) adds to its rollup rows.
+pub fn signed_contributions(backend: DbBackend) -> Vec<String> {
+    contributions(backend, "l")
+        .into_iter()
+        .zip(COUNTS)
+        .map(|(e, c)| format!("l.sign * ({e}) AS {c}"))
+        .collect()
+}
+
 /// [`aggregate`] over the given `(dim, day expression, k expression)`
 /// branches of the lead rows `l` of `source`.
 pub fn aggregate_branches(
@@ -63,11 +73,7 @@ pub fn aggregate_branches(
     having_nonzero: bool,
     branches: &[(String, String, String)],
 ) -> String {
-    let values: Vec<String> = contributions(backend, "l")
-        .into_iter()
-        .zip(COUNTS)
-        .map(|(e, c)| format!("l.sign * ({e}) AS {c}"))
-        .collect();
+    let values = signed_contributions(backend);
     let branches: Vec<String> = branches
         .iter()
         .map(|(dim, day, k)| {

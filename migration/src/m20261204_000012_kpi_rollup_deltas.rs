@@ -92,16 +92,20 @@ fn insert_delta() -> String {
     format!("INSERT INTO kpi_delta (sign, {}) ", FACTS.join(", "))
 }
 
-/// `(<sign>, r.created_at, …)` for the row `r` (`NEW` or `OLD`).
-fn delta_values(r: &str, sign: i64) -> String {
+/// `r.created_at, …`: the KPI columns of the row `r` (`NEW` or `OLD`).
+fn facts_list(r: &str) -> String {
     let facts: Vec<String> = FACTS.iter().map(|c| format!("{r}.{c}")).collect();
-    format!("({sign}, {})", facts.join(", "))
+    facts.join(", ")
+}
+
+/// `(<sign>, r.created_at, …)`: the delta of the row `r`.
+fn delta_values(r: &str, sign: i64) -> String {
+    format!("({sign}, {})", facts_list(r))
 }
 
 /// `(r.created_at, …)`: the KPI columns of `r`, as one row value.
 fn facts_of(r: &str) -> String {
-    let facts: Vec<String> = FACTS.iter().map(|c| format!("{r}.{c}")).collect();
-    format!("({})", facts.join(", "))
+    format!("({})", facts_list(r))
 }
 
 /// The triggers on `lead` that append to `kpi_delta`.
@@ -231,11 +235,7 @@ pub fn delta_rows(backend: DbBackend, dim: &str) -> String {
         .find_map(|(d, k)| (d == dim).then_some((k, "1 = 1")))
         .unwrap_or_else(|| ("l.source_channel".to_owned(), "1 = 0"));
     let day = day(backend, "l");
-    let values: Vec<String> = contributions(backend, "l")
-        .into_iter()
-        .zip(COUNTS)
-        .map(|(e, c)| format!("l.sign * ({e}) AS {c}"))
-        .collect();
+    let values = v2::signed_contributions(backend);
     format!(
         "SELECT {k} AS k, {day} AS day, {} FROM kpi_delta l \
          WHERE {known} AND {day} >= $1 AND {day} < $2",
