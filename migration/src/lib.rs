@@ -12,6 +12,7 @@ mod m20261204_000009_webhooks;
 pub mod m20261204_000010_kpi_rollups;
 pub mod m20261204_000011_kpi_rollups_by_dimension;
 pub mod m20261204_000012_kpi_rollup_deltas;
+pub mod m20261205_000013_kpi_rollup_weeks;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_kpi_rollups::Migration),
             Box::new(m20261204_000011_kpi_rollups_by_dimension::Migration),
             Box::new(m20261204_000012_kpi_rollup_deltas::Migration),
+            Box::new(m20261205_000013_kpi_rollup_weeks::Migration),
         ]
     }
 }

@@ -202,6 +202,12 @@ pub async fn create_delta_triggers(
 /// - SQLite: run in one write transaction (one writer at a time, so
 ///   nothing is appended between the upserts and the delete).
 pub fn compact_statements(backend: DbBackend) -> Vec<String> {
+    compact_with(backend, aggregate)
+}
+
+/// [`compact_statements`] for the rollup rows that `aggregate` writes
+/// (a later migration adds rows).
+pub fn compact_with(backend: DbBackend, aggregate: Aggregate) -> Vec<String> {
     match backend {
         DbBackend::Postgres => vec![format!(
             "WITH d AS (DELETE FROM kpi_delta RETURNING *), r AS ({}) {}",
@@ -216,10 +222,18 @@ pub fn compact_statements(backend: DbBackend) -> Vec<String> {
     }
 }
 
+/// A generator of the rollup rows of lead rows (see [`aggregate`]).
+pub type Aggregate = fn(DbBackend, &str, &str, bool) -> String;
+
 /// The statements that rebuild the rollups (day and month rows) from the
 /// lead rows, the deltas dropped (the lead rows already hold what they
 /// say).
 pub fn rebuild_statements(backend: DbBackend) -> Vec<String> {
+    rebuild_with(backend, aggregate)
+}
+
+/// [`rebuild_statements`] for the rollup rows that `aggregate` writes.
+pub fn rebuild_with(backend: DbBackend, aggregate: Aggregate) -> Vec<String> {
     let mut out = vec!["DELETE FROM kpi_delta".to_owned()];
     out.extend(v1::rebuild_keyed(backend, &v2::KEY, aggregate));
     out

@@ -26,6 +26,7 @@ use crate::error::{AppError, AppResult};
 use crate::leads::channel::Channel;
 use crate::leads::lifecycle::LeadStage;
 use entity::{campaign, persona};
+use migration::m20261205_000013_kpi_rollup_weeks as sql;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryResult, QuerySelect,
     Statement, Value,
@@ -266,9 +267,9 @@ pub async fn funnel_trend(
     if group_by == GroupBy::None {
         groups.entry(Key::All).or_default();
     }
-    let mut series = match &buckets {
-        Some(b) => Some(cohorts.series(db, b, group_by).await?),
-        None => None,
+    let mut series = match (&buckets, interval) {
+        (Some(b), Some(i)) => Some(cohorts.series(db, b, i, group_by).await?),
+        _ => None,
     };
     let keys: Vec<&Key> = groups.keys().collect();
     let names = names(db, group_by, &keys).await?;
@@ -324,6 +325,7 @@ impl Cohorts {
         &self,
         db: &impl ConnectionTrait,
         buckets: &[rollups::Bucket],
+        interval: Interval,
         group_by: GroupBy,
     ) -> AppResult<BTreeMap<Key, Vec<rollups::Totals>>> {
         let key = (buckets.to_vec(), group_by);
@@ -336,7 +338,7 @@ impl Cohorts {
         };
         let rows = cell
             .get_or_try_init(|| async {
-                rollups::series(db, buckets, group_by)
+                rollups::series(db, buckets, interval, group_by)
                     .await
                     .map(std::sync::Arc::new)
             })
@@ -489,14 +491,24 @@ pub async fn cost_per_lead(
     )
 }
 
-/// The spend statement of `costPerLead`, per group and, with `by_day`, per
-/// spend date (`d`).
-fn spend_sql(group_by: GroupBy, by_day: bool) -> String {
+/// The spend statement of `costPerLead`, per group and, with `by`, per
+/// spend date truncated to the interval (`d`: the date, its week's Monday
+/// or its month's first day), so a weekly year is 53 rows per group, not
+/// 365.
+fn spend_sql(backend: DbBackend, group_by: GroupBy, by: Option<Interval>) -> String {
     let spend = money_sum("s.amount_cents", "spend");
-    let (day, by) = if by_day {
-        ("CAST(s.spent_on AS TEXT) AS d, ", ", s.spent_on")
-    } else {
-        ("", "")
+    let date = "s.spent_on";
+    let per_date = by.is_some();
+    let (day, by) = match by {
+        Some(interval) => {
+            let d = match interval {
+                Interval::Day => date.to_owned(),
+                Interval::Week => sql::week_of(backend, date),
+                Interval::Month => sql::month_of(backend, date),
+            };
+            (format!("CAST({d} AS TEXT) AS d, "), ", d")
+        }
+        None => (String::new(), ""),
     };
     match group_by {
         GroupBy::Channel => format!(
@@ -509,9 +521,9 @@ fn spend_sql(group_by: GroupBy, by_day: bool) -> String {
              FROM campaign_spend s \
              WHERE s.spent_on >= $1 AND s.spent_on < $2 GROUP BY s.campaign_id{by}"
         ),
-        _ if by_day => format!(
+        _ if per_date => format!(
             "SELECT {day}{spend} \
-             FROM campaign_spend s WHERE s.spent_on >= $1 AND s.spent_on < $2 GROUP BY s.spent_on"
+             FROM campaign_spend s WHERE s.spent_on >= $1 AND s.spent_on < $2 GROUP BY d"
         ),
         _ => format!(
             "SELECT {spend} \
@@ -563,7 +575,8 @@ pub async fn cost_per_lead_trend(
     let buckets = interval.map(|i| trend_buckets(period, i)).transpose()?;
     let (first_day, end_day) = calc::spend_dates(period.from, period.to);
     let dates = || vec![first_day.into(), end_day.into()];
-    let spend_rows = query(db, spend_sql(group_by, false), dates()).await?;
+    let backend = db.get_database_backend();
+    let spend_rows = query(db, spend_sql(backend, group_by, None), dates()).await?;
     let cohort = cohorts.get(db, period, group_by).await?;
 
     let mut groups: BTreeMap<Key, CostParts> = BTreeMap::new();
@@ -589,9 +602,10 @@ pub async fn cost_per_lead_trend(
 
     // Per bucket: spend by date, leads from the rollups.
     let mut trends: BTreeMap<Key, Series<CostFigures>> = BTreeMap::new();
-    if let Some(buckets) = &buckets {
+    if let (Some(buckets), Some(interval)) = (&buckets, interval) {
         let mut spend: BTreeMap<Key, Vec<i128>> = BTreeMap::new();
-        for row in &query(db, spend_sql(group_by, true), dates()).await? {
+        let by_bucket = spend_sql(backend, group_by, Some(interval));
+        for row in &query(db, by_bucket, dates()).await? {
             let key = match group_by {
                 GroupBy::None => Key::All,
                 _ => read_key(row, group_by)?,
@@ -599,12 +613,15 @@ pub async fn cost_per_lead_trend(
             let day = row.try_get::<String>("", "d")?;
             let day = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")
                 .map_err(|e| AppError::internal(format!("spend date {day}: {e}")))?;
-            if let Some(i) = rollups::bucket_of(buckets, rollups::midnight(day)) {
+            // A week or month that began before the period: its dates in
+            // the period are in the first bucket.
+            let start = rollups::midnight(day).max(period.from);
+            if let Some(i) = rollups::bucket_of(buckets, start) {
                 spend.entry(key).or_insert_with(|| vec![0; buckets.len()])[i] +=
                     read_money_sum(row, "spend")?;
             }
         }
-        let series = cohorts.series(db, buckets, group_by).await?;
+        let series = cohorts.series(db, buckets, interval, group_by).await?;
         for key in groups.keys() {
             let spend = spend.get(key);
             let totals = series.get(key);

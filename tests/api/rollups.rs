@@ -8,12 +8,13 @@
 //! lead rows; and `leadgraph rollups verify|rebuild` through the binary.
 
 use crate::helpers::{TestApp, Tokens};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use entity::lead;
 use leadgraph::graphql::ids::{NodeType, decode};
+use leadgraph::kpis::calc::{self, Interval};
 use leadgraph::kpis::model::{GroupBy, Period};
 use leadgraph::kpis::{rollups, service};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
 use serde_json::{Value, json};
 
 /// A small deterministic generator (xorshift), so a failure replays.
@@ -295,6 +296,44 @@ fn close(a: Option<f64>, b: Option<f64>) -> bool {
     }
 }
 
+/// A trend's totals per bucket (day, week and month rows, deltas, lead
+/// rows at ragged ends) equal the lead rows of each bucket.
+async fn compare_series(db: &sea_orm::DatabaseConnection, period: &Period) {
+    for interval in [Interval::Day, Interval::Week, Interval::Month] {
+        if interval == Interval::Day && period.to - period.from > Duration::days(31) {
+            continue;
+        }
+        let buckets =
+            calc::buckets(period.from, period.to, interval, calc::MAX_BUCKETS).expect("buckets");
+        for group_by in [
+            GroupBy::None,
+            GroupBy::Channel,
+            GroupBy::Campaign,
+            GroupBy::Persona,
+        ] {
+            let got = rollups::series(db, &buckets, interval, group_by)
+                .await
+                .expect("series");
+            for (i, (start, end)) in buckets.iter().enumerate() {
+                let mut want = std::collections::BTreeMap::new();
+                rollups::from_leads(db, *start, *end, group_by, &mut want)
+                    .await
+                    .expect("reference");
+                let keys: std::collections::BTreeSet<_> =
+                    got.keys().chain(want.keys()).cloned().collect();
+                for key in keys {
+                    let g = got.get(&key).map(|v| v[i]).unwrap_or_default();
+                    let w = want.get(&key).copied().unwrap_or_default();
+                    assert_eq!(
+                        g, w,
+                        "{period:?} {interval:?} {group_by:?} {key:?} bucket {start}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// Every KPI input from the rollups equals the reference over the lead rows.
 async fn compare_with_reference(app: &TestApp, rng: &mut Rng) {
     let db = &app.state.db.read;
@@ -325,6 +364,11 @@ async fn compare_with_reference(app: &TestApp, rng: &mut Rng) {
         Period {
             from: "2026-02-27T00:00:00Z".parse().expect("t"),
             to: "2026-04-03T13:00:00Z".parse().expect("t"),
+        },
+        // Whole ISO weeks around the test's days (the week rows).
+        Period {
+            from: "2026-02-23T00:00:00Z".parse().expect("t"),
+            to: "2026-03-16T00:00:00Z".parse().expect("t"),
         },
         // Within one day, across one midnight, ragged at both ends.
         Period {
@@ -384,6 +428,7 @@ async fn compare_with_reference(app: &TestApp, rng: &mut Rng) {
                 }
             }
         }
+        compare_series(db, period).await;
         for min in [0.0, 0.5, 0.75, 1.0] {
             let (n, matching, dq) = service::reference_lead_relevance(db, period, min)
                 .await
@@ -454,11 +499,9 @@ async fn rebuild_and_verify_through_the_library() {
     assert_eq!(rollups::verify(db).await.expect("verify"), vec![]);
     rollups::compact(db, true).await.expect("fold");
     // Every lead counts under its channel, its campaign and its persona.
-    db.execute_unprepared(
-        "UPDATE kpi_rollup SET reached2 = reached2 + 1 WHERE dim NOT LIKE '%/month'",
-    )
-    .await
-    .expect("corrupt");
+    db.execute_unprepared("UPDATE kpi_rollup SET reached2 = reached2 + 1 WHERE dim NOT LIKE '%/%'")
+        .await
+        .expect("corrupt");
     let drift = rollups::verify(db).await.expect("verify");
     assert_eq!(drift.len(), 3, "{drift:?}");
     for (d, dim) in drift.iter().zip(["campaign 0", "channel ", "persona 0"]) {
@@ -467,14 +510,102 @@ async fn rebuild_and_verify_through_the_library() {
     }
     rollups::rebuild(db).await.expect("rebuild");
     assert_eq!(rollups::verify(db).await.expect("verify"), vec![]);
-    // The month rows are checked as much as the day rows.
-    db.execute_unprepared("UPDATE kpi_rollup SET leads = leads + 1 WHERE dim = 'channel/month'")
+    // The week and month rows are checked as much as the day rows, and
+    // they are what a weekly trend and a whole month read.
+    let today = Utc::now().date_naive();
+    let monday = today - chrono::Days::new(u64::from(today.weekday().num_days_from_monday()));
+    let first = today.with_day(1).expect("the 1st");
+    for (dim, interval, start) in [
+        ("channel/week", Interval::Week, monday),
+        ("channel/month", Interval::Month, first),
+    ] {
+        let from = rollups::midnight(start);
+        let to = match interval {
+            Interval::Week => from + Duration::days(7),
+            _ => rollups::midnight(first + chrono::Months::new(1)),
+        };
+        let buckets = calc::buckets(from, to, interval, 1).expect("one bucket");
+        let leads = || async {
+            let series = rollups::series(db, &buckets, interval, GroupBy::None)
+                .await
+                .expect("series");
+            series.values().map(|v| v[0].new_leads()).sum::<i64>()
+        };
+        assert_eq!(leads().await, 3, "{dim}");
+        db.execute_unprepared(&format!(
+            "UPDATE kpi_rollup SET leads = leads + 1 WHERE dim = '{dim}'"
+        ))
         .await
         .expect("corrupt");
-    let drift = rollups::verify(db).await.expect("verify");
-    assert_eq!(drift.len(), 1, "{drift:?}");
-    assert!(drift[0].key.contains("channel/month"), "{drift:?}");
-    rollups::rebuild(db).await.expect("rebuild");
+        assert_eq!(leads().await, 4, "{dim} rows are read");
+        let drift = rollups::verify(db).await.expect("verify");
+        assert_eq!(drift.len(), 1, "{drift:?}");
+        assert!(drift[0].key.contains(dim), "{drift:?}");
+        rollups::rebuild(db).await.expect("rebuild");
+        assert_eq!(rollups::verify(db).await.expect("verify"), vec![]);
+        assert_eq!(leads().await, 3, "{dim}");
+    }
+}
+
+/// The fold of a build from before the week rows (migration 000013):
+/// PostgreSQL, which several instances share during a rolling upgrade,
+/// refuses it and keeps the deltas for a current instance; SQLite (one
+/// process) has no such guard, and `verify` names the week rows it left
+/// short.
+#[tokio::test]
+async fn a_fold_without_week_rows_is_refused_or_reported() {
+    let app = TestApp::spawn_with(|c| c.rollup_compact_interval = std::time::Duration::ZERO).await;
+    let t = app.tokens();
+    app.create_lead(&t.admin, "old-build@example.com").await;
+    let db = &app.state.db.write;
+    let backend = db.get_database_backend();
+    let pending = || async {
+        db.query_one_raw(sea_orm::Statement::from_string(
+            backend,
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM kpi_delta",
+        ))
+        .await
+        .expect("count")
+        .expect("row")
+        .try_get::<i64>("", "n")
+        .expect("n")
+    };
+    assert_eq!(pending().await, 1);
+    let old = migration::m20261204_000012_kpi_rollup_deltas::compact_statements(backend);
+    let txn = db.begin().await.expect("begin");
+    let mut refused = None;
+    for statement in &old {
+        if let Err(e) = txn.execute_unprepared(statement).await {
+            refused = Some(e.to_string());
+            break;
+        }
+    }
+    if backend == sea_orm::DbBackend::Postgres {
+        let refused = refused.expect("PostgreSQL refuses the old fold");
+        assert!(refused.contains("older build"), "{refused}");
+        txn.rollback().await.expect("rollback");
+        assert_eq!(pending().await, 1, "the deltas wait");
+        assert_eq!(rollups::verify(db).await.expect("verify"), vec![]);
+    } else {
+        assert_eq!(refused, None);
+        txn.commit().await.expect("commit");
+        assert_eq!(pending().await, 0);
+        let drift = rollups::verify(db).await.expect("verify");
+        let dims: Vec<&str> = drift
+            .iter()
+            .map(|d| d.key.split(' ').nth(1).expect("dim"))
+            .collect();
+        assert_eq!(
+            dims,
+            ["campaign/week", "channel/week", "persona/week"],
+            "{drift:?}"
+        );
+        rollups::rebuild(db).await.expect("rebuild");
+    }
+    assert!(
+        rollups::compact(db, true).await.expect("fold") || backend != sea_orm::DbBackend::Postgres
+    );
+    assert_eq!(pending().await, 0);
     assert_eq!(rollups::verify(db).await.expect("verify"), vec![]);
 }
 

@@ -193,6 +193,35 @@ async fn trends_cut_the_period_into_buckets_with_the_same_figures() {
     assert_eq!(b[1]["roi"], -1.0);
     assert_eq!(b[2]["spend"]["amount"], "5.00");
     assert_eq!(b[2]["leads"], 1);
+
+    // Weeks of costPerLead from Thursday 26 February: Sunday 1 March's
+    // spend belongs to a week that began before the period, so to its
+    // first bucket; Tuesday 31 March's to the last, cut at the period's end.
+    let p = json!({"from": "2026-02-26T00:00:00Z", "to": "2026-04-01T00:00:00Z"});
+    let data = app
+        .ok(
+            &t.marketing,
+            COST,
+            json!({"p": p, "g": "CHANNEL", "i": "WEEK"}),
+        )
+        .await;
+    let row = &data["costPerLead"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["key"] == "EVENT")
+        .expect("the channel's row")
+        .clone();
+    let b = &row["buckets"];
+    let spend: Vec<&str> = b
+        .as_array()
+        .expect("buckets")
+        .iter()
+        .map(|b| b["spend"]["amount"].as_str().expect("amount"))
+        .collect();
+    assert_eq!(spend, ["70.00", "0.00", "0.00", "0.00", "0.00", "30.00"]);
+    assert_eq!(starts(b)[0].1, "2026-03-02T00:00:00Z");
+    assert_eq!(row["spend"]["amount"], "100.00");
 }
 
 #[tokio::test]
