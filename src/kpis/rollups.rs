@@ -525,6 +525,21 @@ pub async fn compact(db: &DatabaseConnection, wait: bool) -> AppResult<bool> {
         txn.execute_unprepared(&statement).await?;
     }
     txn.commit().await?;
+    if backend == DbBackend::Postgres {
+        // Every read scans the log, and a fold leaves its rows dead: at
+        // 1,300 stage changes a second that is 160,000 dead rows a minute,
+        // which autovacuum (once a minute at best, and off on some
+        // machines) leaves for every read to step over — Q2 went from 1.2
+        // to 7.6 ms. Vacuuming the few pages the fold emptied costs well
+        // under a millisecond; SKIP_LOCKED leaves them to a vacuum already
+        // running.
+        if let Err(err) = db
+            .execute_unprepared("VACUUM (SKIP_LOCKED) kpi_delta")
+            .await
+        {
+            tracing::warn!(error = %err, "vacuuming the kpi rollup delta log failed");
+        }
+    }
     Ok(true)
 }
 

@@ -11,10 +11,6 @@ use std::net::SocketAddr;
 pub struct TestApp {
     pub addr: SocketAddr,
     pub url: String,
-    #[allow(
-        dead_code,
-        reason = "for tests that start a second instance on the same database"
-    )]
     pub database_url: String,
     pub secret: String,
     pub client: reqwest::Client,
@@ -31,6 +27,40 @@ impl Drop for TestApp {
         // Stops the event dispatcher and closes the WebSockets, which the
         // graceful shutdown of axum does not wait for.
         self.state.events.shutdown();
+        // Whatever the test did to its database, the KPI rollups (and the
+        // deltas not yet folded) still equal the lead rows: `rollups
+        // verify` after every test of the suite (issue 15).
+        if !std::thread::panicking() {
+            assert_no_rollup_drift(&self.database_url);
+        }
+    }
+}
+
+/// `leadgraph rollups verify` on `database_url`, from a thread of its own
+/// (a test's runtime may be shutting down when its app is dropped).
+fn assert_no_rollup_drift(database_url: &str) {
+    let url = database_url.to_owned();
+    let drift = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let db = sea_orm::Database::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let drift = leadgraph::kpis::rollups::verify(&db)
+                .await
+                .map_err(|e| e.to_string());
+            db.close().await.ok();
+            drift
+        })
+    })
+    .join()
+    .expect("the verify thread");
+    match drift {
+        Ok(drift) => assert!(drift.is_empty(), "the KPI rollups drifted: {drift:?}"),
+        Err(e) => panic!("rollups verify failed: {e}"),
     }
 }
 
