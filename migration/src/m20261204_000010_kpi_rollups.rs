@@ -93,6 +93,17 @@ pub fn day(backend: DbBackend, l: &str) -> String {
     }
 }
 
+/// Run `statements` in order on `db` (a migration's generated SQL).
+pub async fn run_all(
+    db: &SchemaManagerConnection<'_>,
+    statements: impl IntoIterator<Item = String>,
+) -> Result<(), DbErr> {
+    for sql in statements {
+        db.execute_unprepared(&sql).await?;
+    }
+    Ok(())
+}
+
 /// The key expressions of a lead row `l`, in [`KEY`] order.
 pub fn keys(backend: DbBackend, l: &str) -> [String; 4] {
     [
@@ -430,9 +441,7 @@ impl MigrationTrait for Migration {
              leads bigint NOT NULL DEFAULT 0, PRIMARY KEY (day, icp_fit))",
         )
         .await?;
-        for sql in rebuild_statements(backend) {
-            db.execute_unprepared(&sql).await?;
-        }
+        run_all(db, rebuild_statements(backend)).await?;
         create_triggers(db, backend, &LAYOUT).await
     }
 

@@ -178,9 +178,7 @@ impl MigrationTrait for Migration {
         // The triggers first: on PostgreSQL the old functions would write
         // the old columns.
         v1::create_triggers(db, backend, &LAYOUT).await?;
-        for sql in rebuild_statements(backend) {
-            db.execute_unprepared(&sql).await?;
-        }
+        v1::run_all(db, rebuild_statements(backend)).await?;
         Ok(())
     }
 
@@ -191,9 +189,7 @@ impl MigrationTrait for Migration {
         drop_rollup_table(db, backend).await?;
         v1::create_rollup_table(db).await?;
         v1::create_triggers(db, backend, &v1::LAYOUT).await?;
-        for sql in v1::rebuild_statements(backend) {
-            db.execute_unprepared(&sql).await?;
-        }
+        v1::run_all(db, v1::rebuild_statements(backend)).await?;
         Ok(())
     }
 }

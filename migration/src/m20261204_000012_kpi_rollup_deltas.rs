@@ -265,18 +265,14 @@ impl MigrationTrait for Migration {
         db.execute_unprepared(&create_delta_table(backend)).await?;
         create_delta_triggers(db, backend).await?;
         // The day rows are right; the month rows are new.
-        for sql in rebuild_statements(backend) {
-            db.execute_unprepared(&sql).await?;
-        }
+        v1::run_all(db, rebuild_statements(backend)).await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         let backend = manager.get_database_backend();
-        for sql in compact_statements(backend) {
-            db.execute_unprepared(&sql).await?;
-        }
+        v1::run_all(db, compact_statements(backend)).await?;
         // PostgreSQL's are dropped and created again by `create_triggers`.
         if backend != DbBackend::Postgres {
             for event in ["insert", "update", "delete"] {

@@ -19,6 +19,7 @@
 //! current instance, and every reader adds them meanwhile, so no figure is
 //! wrong at any time.
 
+use super::m20261204_000010_kpi_rollups as v1;
 use super::m20261204_000011_kpi_rollups_by_dimension::{self as v2, dimensions};
 use super::m20261204_000012_kpi_rollup_deltas as v3;
 pub use super::m20261204_000012_kpi_rollup_deltas::{
@@ -135,25 +136,19 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         let backend = manager.get_database_backend();
         if backend == DbBackend::Postgres {
-            for sql in guard_statements() {
-                db.execute_unprepared(&sql).await?;
-            }
+            v1::run_all(db, guard_statements()).await?;
         }
         // The day and month rows are right; the week rows are new. The
         // migration runs in a transaction on PostgreSQL, so the setting
         // holds for the rebuild's delete.
-        for sql in rebuild_statements(backend) {
-            db.execute_unprepared(&sql).await?;
-        }
+        v1::run_all(db, rebuild_statements(backend)).await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         let backend = manager.get_database_backend();
-        for sql in compact_statements(backend) {
-            db.execute_unprepared(&sql).await?;
-        }
+        v1::run_all(db, compact_statements(backend)).await?;
         if backend == DbBackend::Postgres {
             db.execute_unprepared("DROP TRIGGER kpi_delta_fold_guard ON kpi_delta")
                 .await?;
