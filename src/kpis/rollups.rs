@@ -372,6 +372,7 @@ pub async fn series(
         let (unit, (ua, ub)) = match interval {
             Interval::Week => (sql::WEEK, whole_weeks(a, b)),
             Interval::Month => (sql::MONTH, whole_months(a, b)),
+            // No coarser rows: an empty range of week rows.
             Interval::Day => (sql::WEEK, (b, b)),
         };
         let backend = db.get_database_backend();
@@ -740,6 +741,28 @@ mod tests {
                     prop_assert!(a <= m && next <= b, "{} in [{}, {})", m, a, b);
                 }
                 m = next;
+            }
+        }
+
+        /// The same for `whole_weeks`: Mondays, and no whole ISO week
+        /// left to the day rows.
+        #[test]
+        fn weeks_and_days_cover_a_period_once(start in 0i64..3_000, len in 1i64..800) {
+            let day0 = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+            let first = day0 + chrono::Duration::days(start);
+            let end = first + chrono::Duration::days(len);
+            let (a, b) = whole_weeks(first, end);
+            prop_assert!(first <= a && a <= b && b <= end);
+            prop_assert!(
+                a == b || (a.weekday() == chrono::Weekday::Mon && b.weekday() == chrono::Weekday::Mon)
+            );
+            let mut m = first - chrono::Duration::days(7);
+            while m < end {
+                let next = m + chrono::Duration::days(7);
+                if m.weekday() == chrono::Weekday::Mon && first <= m && next <= end {
+                    prop_assert!(a <= m && next <= b, "{} in [{}, {})", m, a, b);
+                }
+                m += chrono::Duration::days(1);
             }
         }
     }
