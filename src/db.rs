@@ -18,6 +18,13 @@ pub fn rows_per_statement(backend: DbBackend) -> usize {
     }
 }
 
+/// A pooled connection idle for this long is pinged before it is handed
+/// out (a server, proxy or firewall may have dropped it); a busy one is not.
+/// The pools' default pings on every checkout: one more round trip per
+/// statement, which was 15 % of the server's CPU under the sales queue
+/// (bench/RESULTS.md, "Issue 12: full run at commit …").
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
 /// Database handles. On SQLite all writes go through one connection (SQLite
 /// has one writer anyway; this turns lock errors into a queue) and reads use
 /// a small pool; on PostgreSQL both are the same pool.
@@ -69,6 +76,7 @@ impl Db {
                 .max_connections(config.db_pool)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
                 .sqlx_logging(false);
             let db = Database::connect(options)
                 .await
@@ -84,6 +92,7 @@ impl Db {
                     .max_connections(max)
                     .min_connections(1)
                     .acquire_timeout(Duration::from_secs(30))
+                    .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
                     .sqlx_logging(false)
                     .map_sqlx_sqlite_opts(|o| {
                         o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)

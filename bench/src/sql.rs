@@ -4,6 +4,10 @@
 //! connections (the server's default `LEADGRAPH_DB_POOL`); SQLite 8 readers
 //! and one writer, as the server opens it.
 //!
+//! - Pools check connections out as the server's do: no ping unless a
+//!   connection was idle for 30 s (sqlx pings on every checkout by default,
+//!   one more round trip per statement on both sides until issue 12's
+//!   last run).
 //! - Q1: one query for the page (50 SQL-stage leads by score desc, id desc,
 //!   with the owner's name joined, and persona and campaign names once those
 //!   tables exist), then one batched query for the 5 latest interactions of
@@ -38,6 +42,10 @@ use std::time::Duration;
 
 type Time = chrono::DateTime<chrono::Utc>;
 
+/// Pooled connections are checked out as the server's are (`src/db.rs`):
+/// pinged only after this long idle, not on every checkout.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
 #[derive(Clone)]
 pub enum Sql {
     Postgres(PgPool),
@@ -54,6 +62,15 @@ impl Sql {
             let pool = PgPoolOptions::new()
                 .max_connections(concurrency.clamp(1, 16) as u32)
                 .acquire_timeout(Duration::from_secs(30))
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= PING_IF_IDLE_FOR {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect(url)
                 .await
                 .map_err(err)?;
@@ -67,11 +84,13 @@ impl Sql {
                 .foreign_keys(true);
             let read = SqlitePoolOptions::new()
                 .max_connections(concurrency.clamp(1, 8) as u32)
+                .test_before_acquire(false)
                 .connect_with(options.clone())
                 .await
                 .map_err(err)?;
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .connect_with(options)
                 .await
                 .map_err(err)?;

@@ -19,9 +19,22 @@ use std::collections::HashMap;
 pub struct StoredInteraction(pub interaction::Model);
 
 impl FromQueryResult for StoredInteraction {
+    /// By position, in the order of `interaction::Column` (what
+    /// `Entity::find()` and [`COLUMNS`] select): no lookup of each column by
+    /// name, no error formatted for each NULL (docs/performance.md).
     fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        let id: i64 = row.try_get(pre, "id")?;
-        let metadata = match row.try_get::<Option<serde_json::Value>>(pre, "metadata") {
+        use interaction::Column as C;
+        let at = |column: C| -> Result<usize, DbErr> {
+            if pre.is_empty() {
+                Ok(column as usize)
+            } else {
+                Err(DbErr::Custom(format!(
+                    "interaction rows are decoded by position, not with the prefix {pre:?}"
+                )))
+            }
+        };
+        let id: i64 = row.try_get_by_index(at(C::Id)?)?;
+        let metadata = match row.try_get_by_index::<Option<serde_json::Value>>(at(C::Metadata)?) {
             Ok(metadata) => metadata,
             Err(err) => {
                 tracing::warn!(interaction_id = id, error = %err, "undecodable interaction metadata, served as null");
@@ -30,16 +43,26 @@ impl FromQueryResult for StoredInteraction {
         };
         Ok(StoredInteraction(interaction::Model {
             id,
-            lead_id: row.try_get(pre, "lead_id")?,
-            kind: row.try_get(pre, "kind")?,
-            occurred_at: row.try_get(pre, "occurred_at")?,
-            channel: row.try_get(pre, "channel")?,
-            campaign_id: row.try_get(pre, "campaign_id")?,
-            external_id: row.try_get(pre, "external_id")?,
+            lead_id: row.try_get_by_index(at(C::LeadId)?)?,
+            kind: row.try_get_by_index(at(C::Kind)?)?,
+            occurred_at: row.try_get_by_index(at(C::OccurredAt)?)?,
+            channel: row.try_get_by_index(at(C::Channel)?)?,
+            campaign_id: row.try_get_by_index(at(C::CampaignId)?)?,
+            external_id: row.try_get_by_index(at(C::ExternalId)?)?,
             metadata,
-            created_at: row.try_get(pre, "created_at")?,
+            created_at: row.try_get_by_index(at(C::CreatedAt)?)?,
         }))
     }
+}
+
+/// The interaction columns in the order of `interaction::Column`, for raw
+/// statements decoded by [`StoredInteraction`].
+fn columns() -> String {
+    use sea_orm::{IdenStatic, Iterable};
+    interaction::Column::iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A page request for one lead's interactions.
@@ -109,11 +132,13 @@ fn latest_per_lead(
         values.push(limit.into());
         format!(
             "SELECT i.* FROM (VALUES {rows}) AS k(lead_id) CROSS JOIN LATERAL \
-             (SELECT * FROM interaction WHERE lead_id = k.lead_id{filter} \
+             (SELECT {} FROM interaction WHERE lead_id = k.lead_id{filter} \
              ORDER BY occurred_at DESC, id DESC LIMIT ${}) i",
+            columns(),
             values.len()
         )
     } else {
+        let columns = columns();
         lead_ids
             .iter()
             .map(|id| {
@@ -121,7 +146,7 @@ fn latest_per_lead(
                 let filter = kinds_filter(&mut values);
                 values.push(limit.into());
                 format!(
-                    "SELECT * FROM (SELECT * FROM interaction WHERE lead_id = ?{filter} \
+                    "SELECT * FROM (SELECT {columns} FROM interaction WHERE lead_id = ?{filter} \
                      ORDER BY occurred_at DESC, id DESC LIMIT ?)"
                 )
             })

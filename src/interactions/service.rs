@@ -99,15 +99,17 @@ async fn find_by_external_id(
 }
 
 async fn lead_for(db: &impl ConnectionTrait, lead: &LeadRef) -> AppResult<Option<lead::Model>> {
-    Ok(match lead {
-        LeadRef::Id(id) => lead::Entity::find_by_id(*id).one(db).await?,
+    let query = match lead {
+        LeadRef::Id(id) => lead::Entity::find_by_id(*id),
         LeadRef::Email(email) => {
-            lead::Entity::find()
-                .filter(lead::Column::Email.eq(email.as_str()))
-                .one(db)
-                .await?
+            lead::Entity::find().filter(lead::Column::Email.eq(email.as_str()))
         }
-    })
+    };
+    Ok(query
+        .into_model::<lead::ByPosition>()
+        .one(db)
+        .await?
+        .map(|row| row.0))
 }
 
 /// The `CONFLICT` of an `externalId` stored for another lead, or out of the

@@ -21,9 +21,10 @@ impl Loader<i64> for LeadLoader {
         let rows = lead::Entity::find()
             .filter(lead::Column::Id.is_in(keys.iter().copied()))
             .filter(super::service::scope_condition(self.scope))
+            .into_model::<lead::ByPosition>()
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(|l| (l.id, l)).collect())
+        Ok(rows.into_iter().map(|l| (l.0.id, l.0)).collect())
     }
 }
 

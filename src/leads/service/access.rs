@@ -52,6 +52,8 @@ pub async fn get(
 ) -> AppResult<Option<lead::Model>> {
     Ok(lead::Entity::find_by_id(id)
         .filter(scope_condition(policy::lead_scope(viewer)))
+        .into_model::<lead::ByPosition>()
         .one(db)
-        .await?)
+        .await?
+        .map(|row| row.0))
 }

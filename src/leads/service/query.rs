@@ -142,7 +142,14 @@ pub async fn list(
         Direction::Desc => select.order_by_desc(column).order_by_desc(lead::Column::Id),
     };
     let first = query.first;
-    let mut rows = select.limit(first + 1).all(db).await?;
+    let mut rows: Vec<lead::Model> = select
+        .limit(first + 1)
+        .into_model::<lead::ByPosition>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.0)
+        .collect();
     let has_next = rows.len() as u64 > first;
     rows.truncate(first as usize);
     Ok(LeadPage {

@@ -26,8 +26,10 @@ pub async fn lock(db: &impl ConnectionTrait, id: i64) -> AppResult<lead::Model> 
         query = query.lock_exclusive();
     }
     query
+        .into_model::<lead::ByPosition>()
         .one(db)
         .await?
+        .map(|row| row.0)
         .ok_or_else(|| AppError::not_found("lead"))
 }
 

@@ -80,7 +80,8 @@ pub async fn lock_leads(
     if txn.get_database_backend() == DbBackend::Postgres {
         query = query.lock_exclusive();
     }
-    Ok(query.all(txn).await?)
+    let rows = query.into_model::<lead::ByPosition>().all(txn).await?;
+    Ok(rows.into_iter().map(|row| row.0).collect())
 }
 
 /// Rescore leads the caller has locked (see [`lock_leads`]) inside its
